@@ -1,0 +1,285 @@
+//! `sigflow bench`: the embedded pipeline measured against its own limit, side by side
+//! in one run. Each phase runs in a fresh child process (`--phase`), so peak memory is
+//! per phase and one phase's caches do not help the next.
+//!
+//! * limit — the same Content rows inserted straight into a fresh SQLite store, in
+//!   batches, through the store's own upsert: the ceiling for the whole pipeline.
+//! * e2e — synthetic source → lake → raw → normalize → content → enrich → store, as
+//!   fast as possible: items/s from start until every stage has caught up.
+//! * latency — the same pipeline offered a fixed rate; ingest→stored per item is
+//!   `stored_at − observed_at`, both recorded by the pipeline itself.
+//! * memory — e2e at N and at N × scale items; peak RSS of each.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, SourceConfig};
+use crate::normalize::{self, RawContext};
+use crate::runtime::{Pipeline, RunOptions};
+use crate::store::SqliteDb;
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Items for the throughput phases.
+    #[arg(long, default_value_t = 20_000)]
+    pub items: u64,
+    /// Offered rate (items/s) for the latency phase.
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// Duration of the latency phase, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub latency_secs: u64,
+    /// Memory phase: also run e2e with items × scale and compare peak RSS.
+    #[arg(long, default_value_t = 10)]
+    pub scale: u64,
+    /// Items per synthetic page (one raw payload).
+    #[arg(long, default_value_t = 100)]
+    pub page_size: u64,
+    /// Print the results as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Scratch directory (default: a new one under the system temp dir, removed after).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Internal: run one phase in this process and print its result as JSON.
+    #[arg(long, value_enum, hide = true)]
+    pub phase: Option<Phase>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Phase {
+    Limit,
+    E2e,
+    Latency,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PhaseResult {
+    pub items: u64,
+    pub secs: f64,
+    pub per_sec: f64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub peak_rss_mib: f64,
+    pub stored: u64,
+}
+
+pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(phase) = a.phase {
+        let dir = a.dir.clone().context("--phase needs --dir")?;
+        let r = match phase {
+            Phase::Limit => limit(&dir, a.items, a.page_size).await?,
+            Phase::E2e => pipeline_phase(&dir, a.items, None, a.page_size).await?,
+            Phase::Latency => {
+                let items = (a.rate * a.latency_secs as f64).round().max(1.0) as u64;
+                // Pages every ~10 ms: small enough that batching does not add latency.
+                let page = ((a.rate / 100.0).round() as u64).max(1);
+                pipeline_phase(&dir, items, Some(a.rate), page).await?
+            }
+        };
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    orchestrate(a)
+}
+
+fn orchestrate(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    let (dir, cleanup) = match &a.dir {
+        Some(d) => (d.clone(), false),
+        None => (std::env::temp_dir().join(format!("sigflow-bench-{}", uuid::Uuid::now_v7())), true),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let child = |phase: &str, items: u64, extra: &[String]| -> anyhow::Result<PhaseResult> {
+        let sub = dir.join(format!("{phase}-{items}"));
+        eprintln!("bench: {phase} with {items} items …");
+        let out = std::process::Command::new(std::env::current_exe()?)
+            .args(["bench", "--phase", phase, "--items", &items.to_string(), "--page-size", &a.page_size.to_string()])
+            .args(["--rate", &a.rate.to_string(), "--latency-secs", &a.latency_secs.to_string()])
+            .arg("--dir")
+            .arg(&sub)
+            .args(extra)
+            .env("SIGFLOW__LOGGING__LEVEL", "warn")
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .with_context(|| format!("running bench phase {phase}"))?;
+        if !out.status.success() {
+            anyhow::bail!("bench phase {phase} failed ({})", out.status);
+        }
+        let line = String::from_utf8_lossy(&out.stdout);
+        let r: PhaseResult = serde_json::from_str(line.trim()).with_context(|| format!("phase {phase} printed `{line}`"))?;
+        let _ = std::fs::remove_dir_all(&sub);
+        Ok(r)
+    };
+    let limit = child("limit", a.items, &[])?;
+    let e2e = child("e2e", a.items, &[])?;
+    let latency = child("latency", 0, &[])?;
+    let big = child("e2e", a.items * a.scale, &[])?;
+    if cleanup {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    let ratio = e2e.per_sec / limit.per_sec;
+    let rss_growth = big.peak_rss_mib / e2e.peak_rss_mib.max(1.0);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"limit": limit, "e2e": e2e, "latency": latency, "e2e_scaled": big,
+                "e2e_over_limit": ratio, "rss_growth": rss_growth, "offered_rate": a.rate})
+        );
+    } else {
+        let ms = |v: Option<f64>| v.map(|x| format!("{x:.1} ms")).unwrap_or_else(|| "-".into());
+        println!("sigflow bench — embedded pipeline (SQLite store + embedded log + file lake)");
+        println!("{:<44} {:>14} {:>11} {:>11}", "", "items/s", "p50", "p99");
+        println!("{:<44} {:>14.0} {:>11} {:>11}", format!("limit: batched upsert, same rows ({} items)", limit.items), limit.per_sec, "-", "-");
+        println!("{:<44} {:>14.0} {:>11} {:>11}", format!("e2e: source→…→store, max speed ({} items)", e2e.items), e2e.per_sec, ms(e2e.p50_ms), ms(e2e.p99_ms));
+        println!("{:<44} {:>14.0} {:>11} {:>11}", format!("latency: offered {:.0} items/s for {} s", a.rate, a.latency_secs), latency.per_sec, ms(latency.p50_ms), ms(latency.p99_ms));
+        println!();
+        println!("e2e / limit = {:.0}%   (target ≥ 50%)", ratio * 100.0);
+        println!("p99 ingest→stored at {:.0} items/s = {}   (target ≤ 50 ms)", a.rate, ms(latency.p99_ms));
+        println!(
+            "peak RSS: {:.1} MiB at {} items, {:.1} MiB at {} items ({}×): growth ×{:.2}   (target: flat)",
+            e2e.peak_rss_mib, e2e.items, big.peak_rss_mib, big.items, a.scale, rss_growth
+        );
+        println!("stored: {}/{} , {}/{} , {}/{} (e2e, latency, scaled)", e2e.stored, e2e.items, latency.stored, latency.items, big.stored, big.items);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The ceiling: the same rows the pipeline stores, upserted in batches of the pipeline's
+/// batch size, each batch one transaction, timing only the inserts.
+async fn limit(dir: &Path, items: u64, page_size: u64) -> anyhow::Result<PhaseResult> {
+    std::fs::create_dir_all(dir)?;
+    let cfg = bench_config(dir, None, items, page_size)?;
+    let db = SqliteDb::open(&dir.join("limit.db"), &cfg.sqlite_options())?;
+    let chain = crate::enrich::Chain::new(&cfg.enrich.chain).map_err(anyhow::Error::msg)?;
+    let batch = cfg.pipeline.batch_size as u64;
+    let mut spent = Duration::ZERO;
+    let mut done = 0u64;
+    let reddit = normalize::find("reddit").expect("reddit normalizer");
+    let observed = chrono::Utc::now();
+    while done < items {
+        let n = batch.min(items - done);
+        // Same content as the pipeline would store: synthetic page → normalize → enrich.
+        let mut src = crate::sources::build(&SourceConfig {
+            name: "bench".into(),
+            kind: "synthetic".into(),
+            enabled: true,
+            options: toml::Table::from_iter([
+                ("items".to_string(), toml::Value::Integer((done + n) as i64)),
+                ("page_size".to_string(), toml::Value::Integer(n as i64)),
+            ]),
+        })
+        .map_err(anyhow::Error::msg)?;
+        let crate::sources::Poll::Payloads { payloads, .. } = src.poll(Some(&done.to_string())).await? else {
+            anyhow::bail!("synthetic source produced nothing");
+        };
+        let cx = RawContext { fetched_by: "bench", lake_key: "bench/raw/x.json", observed_at: observed };
+        let mut rows = Vec::with_capacity(n as usize);
+        for item in reddit.normalize(&payloads[0].body, &cx)? {
+            let mut c = item.map_err(|e| anyhow::anyhow!(e.error))?;
+            chain.run(&mut c).map_err(anyhow::Error::msg)?;
+            rows.push(c);
+        }
+        let t = Instant::now();
+        db_write(&db, rows)?;
+        spent += t.elapsed();
+        done += n;
+    }
+    Ok(PhaseResult {
+        items,
+        secs: spent.as_secs_f64(),
+        per_sec: items as f64 / spent.as_secs_f64(),
+        peak_rss_mib: peak_rss_mib(),
+        stored: items,
+        ..Default::default()
+    })
+}
+
+fn db_write(db: &SqliteDb, rows: Vec<crate::model::Content>) -> anyhow::Result<()> {
+    db.with_writer(|conn| {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now = crate::model::now_micros();
+        for c in &rows {
+            crate::store::upsert_content(&tx, c, now)?;
+        }
+        tx.commit()?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+async fn pipeline_phase(dir: &Path, items: u64, rate: Option<f64>, page_size: u64) -> anyhow::Result<PhaseResult> {
+    std::fs::create_dir_all(dir)?;
+    let cfg = bench_config(dir, rate, items, page_size)?;
+    crate::telemetry::init_logging("text", &cfg.logging.level);
+    crate::telemetry::init_metrics();
+    let db_path = dir.join("sigflow.db");
+    let pipeline = Pipeline::build(cfg).await?;
+    let t = Instant::now();
+    let opts = RunOptions { exit_when_idle: true, start_sources: true, start_api: false, on_listen: None };
+    let summary = pipeline.run(opts, std::future::pending()).await?;
+    let secs = t.elapsed().as_secs_f64();
+    let mut lat = latencies_ms(&db_path)?;
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| (!lat.is_empty()).then(|| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1]);
+    Ok(PhaseResult {
+        items,
+        secs,
+        per_sec: summary.counts.contents as f64 / secs,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        max_ms: lat.last().copied(),
+        peak_rss_mib: peak_rss_mib(),
+        stored: summary.counts.contents,
+    })
+}
+
+fn bench_config(dir: &Path, rate: Option<f64>, items: u64, page_size: u64) -> anyhow::Result<Config> {
+    let mut cfg = Config::load(
+        None,
+        std::env::vars(),
+        &[("data_dir", toml::Value::String(dir.display().to_string())), ("api.enabled", toml::Value::Boolean(false))],
+    )?;
+    let rate = match rate {
+        Some(r) => toml::Value::Float(r),
+        None => toml::Value::String("max".into()),
+    };
+    cfg.sources = vec![SourceConfig {
+        name: "bench".into(),
+        kind: "synthetic".into(),
+        enabled: true,
+        options: toml::Table::from_iter([
+            ("items".to_string(), toml::Value::Integer(items as i64)),
+            ("page_size".to_string(), toml::Value::Integer(page_size as i64)),
+            ("rate".to_string(), rate),
+        ]),
+    }];
+    Ok(cfg)
+}
+
+fn latencies_ms(db: &Path) -> anyhow::Result<Vec<f64>> {
+    let conn = rusqlite::Connection::open(db)?;
+    let mut st = conn.prepare("SELECT stored_at - observed_at FROM contents")?;
+    let rows = st.query_map([], |r| r.get::<_, i64>(0))?;
+    Ok(rows.map(|r| r.map(|us| us as f64 / 1000.0)).collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), MiB; 0 where unknown.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}

@@ -1,0 +1,149 @@
+//! The `sigflow` command line. One file per subcommand; this file holds the argument
+//! definitions and the dispatch. `anyhow` is used here and nowhere else.
+
+mod demo;
+mod dlq;
+mod parse;
+mod replay;
+mod run;
+mod topics;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sigflow",
+    version,
+    about = "Real-time signal pipeline for markets: ingest, normalize, enrich, store, serve.",
+    long_about = "Real-time signal pipeline for markets.\n\n\
+        Sources write raw payloads to an immutable lake and a `raw` event to the log; \
+        stages normalize and enrich them into one Content schema; the store serves them \
+        over HTTP. Everything is embedded by default (SQLite file, local lake, embedded log).\n\n\
+        Start with `sigflow demo`, then open http://127.0.0.1:8080/api/v1/contents.\n\n\
+        Backends compiled into this build: store sqlite://, log embedded, lake file://.",
+    after_help = "Configuration: built-in defaults < --config FILE < SIGFLOW__SECTION__KEY env vars < flags.\n\
+        Print the defaults with `sigflow validate --print-defaults`."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay the bundled multi-source dataset through the whole pipeline and serve the API.
+    Demo(demo::DemoArgs),
+    /// Run the pipeline from a config file (sources, stages and API).
+    Run(run::RunArgs),
+    /// Check a config file and print every problem at once.
+    Validate(validate::ValidateArgs),
+    /// Print the normalized items of raw payload files as JSON lines (adapter debugging).
+    Parse(parse::ParseArgs),
+    /// Inspect and replay the dead-letter queue.
+    Dlq(dlq::DlqArgs),
+    /// Re-run a stage from a log offset or a time (e.g. after changing a parser).
+    Replay(replay::ReplayArgs),
+    /// Show topics, partitions and consumer positions of the event log.
+    Topics(topics::TopicsArgs),
+    /// Measure throughput and latency of the embedded pipeline against the store's limit.
+    Bench(crate::bench::BenchArgs),
+}
+
+/// Options every command that opens the data takes.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Config file (TOML). Without it, built-in defaults (plus SIGFLOW__* env) are used.
+    #[arg(long, short = 'c', value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// Data directory for the embedded backends (overrides `data_dir`).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataArgs {
+    pub fn load(&self, extra: &[(&str, toml::Value)]) -> anyhow::Result<Config> {
+        let mut overrides: Vec<(&str, toml::Value)> = Vec::new();
+        if let Some(d) = &self.data_dir {
+            overrides.push(("data_dir", toml::Value::String(d.display().to_string())));
+        }
+        overrides.extend(extra.iter().cloned());
+        load_config(self.config.as_deref(), &overrides)
+    }
+}
+
+pub fn load_config(file: Option<&Path>, overrides: &[(&str, toml::Value)]) -> anyhow::Result<Config> {
+    let cfg = Config::load(file, std::env::vars(), overrides)?;
+    Ok(cfg)
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(dispatch(cli.command));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Demo(a) => demo::run(a).await,
+        Command::Run(a) => run::run(a).await,
+        Command::Validate(a) => validate::run(a),
+        Command::Parse(a) => parse::run(a),
+        Command::Dlq(a) => dlq::run(a).await,
+        Command::Replay(a) => replay::run(a).await,
+        Command::Topics(a) => topics::run(a).await,
+        Command::Bench(a) => crate::bench::run(a).await,
+    }
+}
+
+/// Sets up logs and metrics from the config (once per process).
+pub fn init_telemetry(cfg: &Config) {
+    crate::telemetry::init_logging(&cfg.logging.format, &cfg.logging.level);
+    crate::telemetry::init_metrics();
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Opens only the store (no lock, no topics): for read-mostly commands.
+pub fn open_store(cfg: &Config) -> anyhow::Result<(std::sync::Arc<dyn crate::store::Store>, Option<std::sync::Arc<crate::store::SqliteDb>>)> {
+    crate::store::open(&cfg.store, &cfg.sqlite_options()).with_context(|| format!("opening store {}", cfg.store))
+}

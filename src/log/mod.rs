@@ -1,0 +1,147 @@
+//! The `EventLog` trait: named topics, partitions by key, consumer positions, retention,
+//! reads from an offset or a timestamp.
+//!
+//! Consumer offsets are deliberately *not* the log's business: they live in the
+//! [`Store`](crate::store::Store), committed in the same transaction as the results they
+//! account for. A consumer here is only a cursor that can be sought.
+//!
+//! Backends are chosen by URL in [`open`]: `embedded` (inside the SQLite store, default).
+
+pub(crate) mod embedded;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::store::{Append, OffsetCommit, SqliteDb, StoreError};
+
+pub use embedded::EmbeddedLog;
+
+/// The topics of the pipeline, in flow order.
+pub const TOPIC_RAW: &str = "raw";
+pub const TOPIC_CONTENT: &str = "content";
+pub const TOPIC_ENRICHED: &str = "enriched";
+pub const TOPICS: &[&str] = &[TOPIC_RAW, TOPIC_CONTENT, TOPIC_ENRICHED];
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("unknown topic `{0}`: create it first")]
+    UnknownTopic(String),
+}
+
+/// A record as read back from a topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRecord {
+    pub topic: Arc<str>,
+    pub partition: u32,
+    pub offset: u64,
+    /// Append time, µs since the epoch.
+    pub ts: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: u32,
+    pub retention: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionInfo {
+    pub partition: u32,
+    /// First offset still held (retention may have removed earlier ones).
+    pub start: u64,
+    /// Next offset to be written.
+    pub end: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TopicInfo {
+    pub name: String,
+    pub retention_secs: u64,
+    pub partitions: Vec<PartitionInfo>,
+}
+
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// The scheme, for logs and health.
+    fn kind(&self) -> &'static str;
+    /// True when appends can be handed to the store's commit and become part of its
+    /// transaction (the log lives inside the store).
+    fn transactional_with_store(&self) -> bool;
+    /// Creates a topic; a no-op when it exists with the same shape.
+    async fn create_topic(&self, spec: &TopicSpec) -> Result<(), LogError>;
+    async fn describe(&self) -> Result<Vec<TopicInfo>, LogError>;
+    /// Appends outside any store transaction.
+    async fn append(&self, appends: Vec<Append>) -> Result<(), LogError>;
+    /// A reader over every partition of `topic`, positioned at offset 0 until sought.
+    async fn consumer(&self, topic: &str) -> Result<Box<dyn Consumer>, LogError>;
+    /// For each partition, the first offset whose record was appended at or after `ts_us`.
+    async fn offsets_for_time(&self, topic: &str, ts_us: i64) -> Result<Vec<OffsetCommit>, LogError>;
+    /// Deletes records older than their topic's retention that every consumer group of
+    /// the topic has already committed past. Returns how many went.
+    async fn enforce_retention(&self) -> Result<u64, LogError>;
+}
+
+#[async_trait]
+pub trait Consumer: Send {
+    fn topic(&self) -> &str;
+    fn assignment(&self) -> Vec<u32>;
+    fn seek(&mut self, partition: u32, offset: u64);
+    /// Waits up to `wait` for the first record, then returns at most `max` records that
+    /// are available now. Empty means nothing arrived in time.
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<LogRecord>, LogError>;
+}
+
+/// Opens the log named by `url`. `embedded` needs the SQLite store's database.
+pub fn open(url: &str, db: Option<&Arc<SqliteDb>>) -> Result<Arc<dyn EventLog>, StoreError> {
+    match url {
+        "embedded" => match db {
+            Some(db) => Ok(Arc::new(EmbeddedLog::new(db.clone()))),
+            None => Err(StoreError::Unsupported("log `embedded` lives in the SQLite store: set store = \"sqlite://…\"".into())),
+        },
+        u if u.starts_with("kafka://") => Err(StoreError::Unsupported(
+            "log backend `kafka://` is not available in this build (distributed mode is not built yet)".into(),
+        )),
+        u => Err(StoreError::Unsupported(format!("unknown log URL `{u}`: expected `embedded`"))),
+    }
+}
+
+/// Partition for a key: FNV-1a, stable across processes and versions (a record's
+/// partition must never depend on which binary appended it). Keyless records spread by
+/// their position in the batch.
+pub fn partition_for(key: Option<&[u8]>, fallback: usize, partitions: u32) -> u32 {
+    let partitions = partitions.max(1);
+    match key {
+        Some(k) => {
+            let mut h: u32 = 0x811c_9dc5;
+            for b in k {
+                h ^= *b as u32;
+                h = h.wrapping_mul(0x0100_0193);
+            }
+            h % partitions
+        }
+        None => (fallback % partitions as usize) as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_key_same_partition_and_keys_spread() {
+        let p = partition_for(Some(b"reddit:abc"), 0, 4);
+        assert_eq!(p, partition_for(Some(b"reddit:abc"), 99, 4));
+        let used: std::collections::BTreeSet<u32> =
+            (0..100).map(|i| partition_for(Some(format!("k{i}").as_bytes()), 0, 4)).collect();
+        assert_eq!(used.len(), 4);
+        assert_eq!(partition_for(None, 5, 4), 1);
+    }
+}

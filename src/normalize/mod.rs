@@ -1,0 +1,184 @@
+//! Normalizers: raw payload bytes → [`Content`] items. One file per format, one trait,
+//! one registry ([`normalizers`]).
+//!
+//! A normalizer is a pure function of (bytes, context): no I/O, no clock. That is what
+//! makes a replay produce exactly the same items as the first run.
+//!
+//! Two kinds of failure: the whole payload is unreadable ([`PayloadError`], the raw
+//! record goes to the DLQ), or one item in an otherwise good payload is malformed
+//! ([`ItemError`], that item goes to the DLQ and its siblings are kept).
+
+mod fed;
+pub(crate) mod html;
+mod reddit;
+mod sec;
+mod truthsocial;
+mod x;
+pub(crate) mod xml;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::model::{CONTENT_SCHEMA_VERSION, Content, ContentType, Engagement, content_id};
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct PayloadError(pub String);
+
+/// One malformed item inside a payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemError {
+    /// Position of the item in the payload.
+    pub index: u32,
+    pub error: String,
+    /// The offending item (truncated), for whoever inspects the DLQ.
+    pub detail: String,
+}
+
+/// What a normalizer knows besides the bytes: who fetched them, when, and where they are.
+#[derive(Debug, Clone)]
+pub struct RawContext<'a> {
+    pub fetched_by: &'a str,
+    pub lake_key: &'a str,
+    pub observed_at: DateTime<Utc>,
+}
+
+pub type Normalized = Vec<Result<Content, ItemError>>;
+
+pub trait Normalizer: Sync {
+    /// The format name used in raw events, configs and `sigflow parse --source`.
+    fn name(&self) -> &'static str;
+    /// The platform part of content ids.
+    fn platform(&self) -> &'static str;
+    /// File extension of the raw payload in the lake.
+    fn ext(&self) -> &'static str;
+    fn normalize(&self, body: &[u8], cx: &RawContext) -> Result<Normalized, PayloadError>;
+}
+
+/// Every normalizer sigflow has. The one registry: add a format here and nowhere else.
+pub fn normalizers() -> &'static [&'static dyn Normalizer] {
+    &[
+        &truthsocial::TruthSocial,
+        &truthsocial::Mastodon,
+        &reddit::Reddit,
+        &x::X,
+        &sec::SecAtom,
+        &fed::FedRss,
+    ]
+}
+
+/// Looks a format up by name or common alias.
+pub fn find(name: &str) -> Option<&'static dyn Normalizer> {
+    let canonical = match name.to_ascii_lowercase().as_str() {
+        "truth" | "truth-social" | "truth_social" => "truthsocial".to_string(),
+        "twitter" | "x-v2" => "x".to_string(),
+        "sec-atom" | "sec_atom" | "edgar" => "sec".to_string(),
+        "fed-rss" | "fed_rss" | "federalreserve" => "fed".to_string(),
+        other => other.to_string(),
+    };
+    normalizers().iter().copied().find(|n| n.name() == canonical)
+}
+
+pub fn names() -> Vec<&'static str> {
+    normalizers().iter().map(|n| n.name()).collect()
+}
+
+/// A `Content` with the fields every normalizer sets the same way.
+pub(crate) fn base(platform: &str, source_id: &str, cx: &RawContext, happened_at: DateTime<Utc>) -> Content {
+    Content {
+        schema_version: CONTENT_SCHEMA_VERSION,
+        id: content_id(platform, source_id),
+        source: platform.to_string(),
+        source_id: source_id.to_string(),
+        fetched_by: cx.fetched_by.to_string(),
+        author: None,
+        title: None,
+        text: String::new(),
+        url: None,
+        content_type: ContentType::Original,
+        engagement: Engagement::default(),
+        tags: Vec::new(),
+        mentions: Vec::new(),
+        cashtags: Vec::new(),
+        happened_at,
+        disclosed_at: None,
+        observed_at: cx.observed_at,
+        lake_key: cx.lake_key.to_string(),
+        extras: serde_json::Map::new(),
+        enrichments: serde_json::Map::new(),
+        tickers: Vec::new(),
+    }
+}
+
+/// Parses JSON, turning an HTML error page or a truncated body into a clear message.
+pub(crate) fn parse_json(body: &[u8]) -> Result<Value, PayloadError> {
+    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+    serde_json::from_slice(body).map_err(|e| {
+        let head = String::from_utf8_lossy(&body[..body.len().min(200)]).trim_start().to_lowercase();
+        if head.starts_with("<!doctype html") || head.starts_with("<html") {
+            PayloadError(format!("expected JSON, got an HTML page ({e})"))
+        } else if e.is_eof() {
+            PayloadError(format!("truncated JSON: {e}"))
+        } else {
+            PayloadError(format!("invalid JSON: {e}"))
+        }
+    })
+}
+
+/// The offending item for the DLQ, capped so one huge item cannot bloat the table.
+pub(crate) fn detail_of(v: &Value) -> String {
+    let mut s = v.to_string();
+    if s.len() > 4096 {
+        let mut cut = 4096;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+pub(crate) fn item_err(index: usize, error: impl Into<String>, item: &Value) -> ItemError {
+    ItemError { index: index as u32, error: error.into(), detail: detail_of(item) }
+}
+
+/// A count that may arrive as an integer, a float (`1.0`) or be absent.
+pub(crate) fn count(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        _ => None,
+    }
+}
+
+pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+pub(crate) fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s.trim()).ok().map(|d| d.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_are_unique_and_findable() {
+        let names = names();
+        let set: std::collections::BTreeSet<_> = names.iter().collect();
+        assert_eq!(set.len(), names.len());
+        for n in names {
+            assert_eq!(find(n).unwrap().name(), n);
+        }
+        assert_eq!(find("Twitter").unwrap().name(), "x");
+        assert!(find("myspace").is_none());
+    }
+
+    #[test]
+    fn json_errors_say_what_went_wrong() {
+        assert!(parse_json(b"{\"a\": [1, 2").unwrap_err().0.starts_with("truncated JSON"));
+        assert!(parse_json(b"<!DOCTYPE html><html>").unwrap_err().0.contains("HTML page"));
+        assert!(parse_json(b"\xef\xbb\xbf{}").is_ok());
+    }
+}

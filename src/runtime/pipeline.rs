@@ -1,0 +1,301 @@
+//! [`Pipeline`]: build (open backends, create topics, make stages and sources) then
+//! run (spawn runners, API, retention; stop on signal, on idle, or on a fatal error).
+//!
+//! Build may connect but never spawns; run owns every task it starts and joins them
+//! before returning.
+
+use std::fs::File;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::health::{Health, Status};
+use super::source_runner::SourceRunner;
+use super::stage_runner::{RunnerConfig, StageRunner};
+use crate::config::Config;
+use crate::error::StageError;
+use crate::lake::Lake;
+use crate::log::{EventLog, TOPICS, TopicSpec};
+use crate::sources::Source;
+use crate::stages::{EnrichStage, NormalizeStage, Stage};
+use crate::store::{SqliteDb, Store, StoreCounts};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("lake: {0}")]
+    Lake(#[from] crate::lake::LakeError),
+    #[error("log: {0}")]
+    Log(#[from] crate::log::LogError),
+    #[error("{0}")]
+    Other(String),
+}
+
+pub struct Pipeline {
+    pub cfg: Config,
+    pub store: Arc<dyn Store>,
+    pub db: Option<Arc<SqliteDb>>,
+    pub log: Arc<dyn EventLog>,
+    pub lake: Arc<dyn Lake>,
+    pub health: Health,
+    stages: Vec<Arc<dyn Stage>>,
+    sources: Vec<Box<dyn Source>>,
+    /// Held while the pipeline lives: two pipelines on one database would fight over
+    /// consumer offsets.
+    _lock: Option<File>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Stop once every finite source is done and every stage has caught up.
+    pub exit_when_idle: bool,
+    pub start_sources: bool,
+    pub start_api: bool,
+    /// Called with the bound API address (the port may have been 0).
+    pub on_listen: Option<fn(std::net::SocketAddr)>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    pub counts: StoreCounts,
+    pub elapsed_secs: f64,
+    pub stopped_because: String,
+}
+
+impl Pipeline {
+    /// Opens the backends named in `cfg` and creates the topics.
+    pub async fn build(cfg: Config) -> Result<Pipeline, BuildError> {
+        let (store, db) = crate::store::open(&cfg.store, &cfg.sqlite_options())?;
+        let lock = match &db {
+            Some(db) => Some(lock_file(db.path().with_extension("lock"))?),
+            None => None,
+        };
+        store.migrate().await?;
+        let log = crate::log::open(&cfg.log, db.as_ref())?;
+        let lake = crate::lake::open(&cfg.lake, cfg.lake_files.fsync)?;
+        for name in TOPICS {
+            log.create_topic(&TopicSpec {
+                name: name.to_string(),
+                partitions: cfg.topics.partitions,
+                retention: Duration::from_secs(cfg.topics.retention_hours * 3600),
+            })
+            .await?;
+        }
+        let chain = crate::enrich::Chain::new(&cfg.enrich.chain).map_err(BuildError::Other)?;
+        let stages: Vec<Arc<dyn Stage>> =
+            vec![Arc::new(NormalizeStage::new(lake.clone())), Arc::new(EnrichStage::new(chain))];
+        let mut sources = Vec::new();
+        for s in cfg.sources.iter().filter(|s| s.enabled) {
+            sources.push(crate::sources::build(s).map_err(|e| BuildError::Other(format!("source {}: {e}", s.name)))?);
+        }
+        Ok(Pipeline { cfg, store, db, log, lake, health: Health::default(), stages, sources, _lock: lock })
+    }
+
+    pub fn stage(&self, name: &str) -> Option<Arc<dyn Stage>> {
+        self.stages.iter().find(|s| s.name() == name).cloned()
+    }
+
+    /// Runs until `signal` resolves, the pipeline goes idle (with `exit_when_idle`), or
+    /// a stage fails fatally (returned as the error).
+    pub async fn run(mut self, opts: RunOptions, signal: impl Future<Output = ()>) -> Result<RunSummary, anyhow::Error> {
+        let started = Instant::now();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks: JoinSet<Result<(), StageError>> = JoinSet::new();
+        let runner_cfg = RunnerConfig {
+            batch_size: self.cfg.pipeline.batch_size,
+            poll_wait: Duration::from_millis(self.cfg.pipeline.poll_wait_ms),
+            concurrency: self.cfg.pipeline.concurrency,
+            backoff: self.cfg.backoff(),
+        };
+
+        if opts.start_api && self.cfg.api.enabled {
+            let listener = tokio::net::TcpListener::bind(&self.cfg.api.listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", self.cfg.api.listen))?;
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, "API listening");
+            if let Some(f) = opts.on_listen {
+                f(addr);
+            }
+            let app = crate::api::router(crate::api::AppState {
+                store: self.store.clone(),
+                lake: self.lake.clone(),
+                log: self.log.clone(),
+                health: self.health.clone(),
+                max_page_size: self.cfg.api.max_page_size,
+                max_body_bytes: self.cfg.api.max_body_bytes,
+                request_timeout: Duration::from_secs(self.cfg.api.request_timeout_secs),
+            });
+            let mut stop = stop_rx.clone();
+            tasks.spawn(async move {
+                let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                });
+                serve.await.map_err(|e| StageError::fatal(format!("API server: {e}")))
+            });
+        }
+
+        for stage in &self.stages {
+            let runner = StageRunner {
+                stage: stage.clone(),
+                log: self.log.clone(),
+                store: self.store.clone(),
+                cfg: runner_cfg.clone(),
+                health: self.health.clone(),
+            };
+            tasks.spawn(runner.run(stop_rx.clone()));
+        }
+
+        let mut source_done = Vec::new();
+        if opts.start_sources {
+            for source in std::mem::take(&mut self.sources) {
+                let done = Arc::new(AtomicBool::new(false));
+                source_done.push(done.clone());
+                let runner = SourceRunner {
+                    source,
+                    log: self.log.clone(),
+                    store: self.store.clone(),
+                    lake: self.lake.clone(),
+                    backoff: self.cfg.backoff(),
+                    health: self.health.clone(),
+                    done,
+                };
+                let stop = stop_rx.clone();
+                tasks.spawn(async move {
+                    runner.run(stop).await;
+                    Ok(())
+                });
+            }
+        }
+
+        {
+            let (log, mut stop) = (self.log.clone(), stop_rx.clone());
+            let every = Duration::from_secs(self.cfg.topics.retention_check_secs);
+            tasks.spawn(async move {
+                while super::backoff::sleep_or_shutdown(every, &mut stop).await {
+                    match log.enforce_retention().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(deleted = n, "log retention removed old records"),
+                        Err(e) => tracing::warn!(error = %e, "log retention failed; will try again"),
+                    }
+                }
+                Ok(())
+            });
+        }
+        self.health.register("store");
+        self.health.register("lake");
+
+        let idle_check = async {
+            if !opts.exit_when_idle {
+                return std::future::pending::<()>().await;
+            }
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                self.refresh_backend_health().await;
+                if source_done.iter().all(|d| d.load(Ordering::SeqCst))
+                    && idle(self.log.as_ref(), self.store.as_ref(), &self.stages).await.unwrap_or(false)
+                {
+                    return;
+                }
+            }
+        };
+        let backend_watch = async {
+            loop {
+                self.refresh_backend_health().await;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        };
+
+        // A task that ends cleanly (a finite source) is fine; an error or a panic stops all.
+        let task_failure = async {
+            loop {
+                match tasks.join_next().await {
+                    Some(Ok(Ok(()))) => continue,
+                    Some(Ok(Err(e))) => return (format!("fatal: {e}"), Some(e)),
+                    Some(Err(e)) => return (format!("task panicked: {e}"), Some(StageError::fatal(e.to_string()))),
+                    None => std::future::pending::<()>().await,
+                }
+            }
+        };
+        tokio::pin!(signal);
+        let mut fatal: Option<StageError> = None;
+        let reason = tokio::select! {
+            _ = &mut signal => "signal".to_string(),
+            _ = idle_check => "idle".to_string(),
+            _ = backend_watch => unreachable!("backend watch never ends"),
+            (reason, err) = task_failure => { fatal = err; reason }
+        };
+        tracing::info!(reason = %reason, "stopping");
+        let _ = stop_tx.send(true);
+        // In-flight batches finish their commit or are abandoned uncommitted; either is safe.
+        let drain = async {
+            while let Some(res) = tasks.join_next().await {
+                if let Ok(Err(e)) = res {
+                    fatal.get_or_insert(e);
+                }
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(15), drain).await.is_err() {
+            tracing::warn!("some tasks did not stop within 15 s; abandoning them (uncommitted work is redone on restart)");
+        }
+        let counts = self.store.counts().await.unwrap_or_default();
+        if let Some(e) = fatal {
+            return Err(anyhow::anyhow!("pipeline stopped on a fatal error: {e}"));
+        }
+        Ok(RunSummary { counts, elapsed_secs: started.elapsed().as_secs_f64(), stopped_because: reason })
+    }
+
+    async fn refresh_backend_health(&self) {
+        match self.store.ping().await {
+            Ok(()) => self.health.ok("store", 0),
+            Err(e) => self.health.set_status("store", Status::Retrying, Some(e.to_string())),
+        }
+        match self.lake.ping().await {
+            Ok(()) => self.health.ok("lake", 0),
+            Err(e) => self.health.set_status("lake", Status::Retrying, Some(e.to_string())),
+        }
+    }
+}
+
+/// True when every stage's committed offsets equal its input topic's end offsets.
+/// Stages are checked in flow order: a stage that commits between two checks has
+/// already made its outputs visible downstream, so a later check sees them.
+pub async fn idle(log: &dyn EventLog, store: &dyn Store, stages: &[Arc<dyn Stage>]) -> Result<bool, BuildError> {
+    for stage in stages {
+        let topics = log.describe().await?;
+        let Some(t) = topics.iter().find(|t| t.name == stage.input()) else { continue };
+        let committed = store.offsets(stage.name(), stage.input()).await?;
+        for p in &t.partitions {
+            let at = committed.iter().find(|o| o.partition == p.partition).map(|o| o.next_offset).unwrap_or(0);
+            if at < p.end {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+fn lock_file(path: PathBuf) -> Result<File, BuildError> {
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| BuildError::Other(format!("cannot open lock file {}: {e}", path.display())))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(BuildError::Other(format!(
+            "another sigflow pipeline is running on this database (lock {} is held); stop it first",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(BuildError::Other(format!("cannot lock {}: {e}", path.display())))
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! `synthetic`: a load generator. Emits Reddit-listing-shaped pages of unique posts
+//! (realistic titles with cashtags and company names) at a set rate, for `sigflow bench`
+//! and for sizing a deployment. Cursor = items emitted so far, so restarts continue.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use super::{Payload, Poll, Source, SourceError, parse_speed};
+use crate::config::SourceConfig;
+
+const TICKERS: &[(&str, &str)] = &[
+    ("AAPL", "Apple"), ("TSLA", "Tesla"), ("NVDA", "Nvidia"), ("MSFT", "Microsoft"), ("AMZN", "Amazon"),
+    ("META", "Meta"), ("GOOGL", "Alphabet"), ("AMD", "AMD"), ("GME", "GameStop"), ("PLTR", "Palantir"),
+];
+const TEMPLATES: &[&str] = &[
+    "{name} beats estimates, ${t} up after hours",
+    "DD: why ${t} is undervalued at these levels",
+    "${t} calls printing, {name} guidance raised",
+    "Is {name} overvalued? Thinking of selling my ${t}",
+    "${t} short interest keeps climbing",
+];
+
+pub struct SyntheticSource {
+    name: String,
+    items: u64,
+    page_size: u64,
+    /// Items per second; None = as fast as possible.
+    rate: Option<f64>,
+    started: Option<(Instant, u64)>,
+}
+
+pub(super) fn validate(cfg: &SourceConfig) -> Vec<String> {
+    let mut errs = Vec::new();
+    if let Err(e) = parse_speed(cfg.options.get("rate")) {
+        errs.push(e.replace("speed", "rate"));
+    }
+    for key in ["items", "page_size"] {
+        if let Some(v) = cfg.options.get(key) {
+            if !matches!(v.as_integer(), Some(i) if i > 0) {
+                errs.push(format!("option `{key}` must be a positive integer"));
+            }
+        }
+    }
+    for k in cfg.options.keys() {
+        if !["items", "page_size", "rate"].contains(&k.as_str()) {
+            errs.push(format!("unknown option `{k}` for kind `synthetic` (known: items, page_size, rate)"));
+        }
+    }
+    errs
+}
+
+impl SyntheticSource {
+    pub fn from_config(cfg: &SourceConfig) -> Result<Self, String> {
+        let int = |k: &str, d: i64| cfg.options.get(k).and_then(|v| v.as_integer()).unwrap_or(d).max(1) as u64;
+        Ok(SyntheticSource {
+            name: cfg.name.clone(),
+            items: int("items", 10_000),
+            page_size: int("page_size", 100),
+            rate: parse_speed(cfg.options.get("rate"))?,
+            started: None,
+        })
+    }
+}
+
+/// One post in the t3 shape of a real listing child (the fields normalize reads, plus
+/// the usual companions so parsing costs what it costs on real pages).
+fn post(seq: u64, now: i64) -> serde_json::Value {
+    let (t, name) = TICKERS[(seq % TICKERS.len() as u64) as usize];
+    let title = TEMPLATES[(seq / 3 % TEMPLATES.len() as u64) as usize].replace("{name}", name).replace("{t}", t);
+    let id = format!("bx{seq:x}");
+    json!({"kind": "t3", "data": {
+        "id": id, "name": format!("t3_{id}"), "title": title,
+        "selftext": format!("Position: 10 ${t} calls. {name} earnings next week; chart looks strong."),
+        "author": format!("user{}", seq % 977), "author_fullname": format!("t2_{}", seq % 977),
+        "subreddit": "wallstreetbets", "subreddit_id": "t5_2th52", "created_utc": now, "created": now - 28800,
+        "score": seq % 5000, "ups": seq % 5000, "downs": 0, "upvote_ratio": 0.93, "num_comments": seq % 700,
+        "permalink": format!("/r/wallstreetbets/comments/{id}/post/"), "url": format!("https://www.reddit.com/r/wallstreetbets/comments/{id}/post/"),
+        "is_self": true, "over_18": false, "stickied": false, "link_flair_text": "DD", "domain": "self.wallstreetbets",
+        "edited": false, "distinguished": null, "removed_by_category": null, "thumbnail": "self", "gilded": 0,
+    }})
+}
+
+#[async_trait]
+impl Source for SyntheticSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn poll(&mut self, cursor: Option<&str>) -> Result<Poll, SourceError> {
+        let done: u64 = match cursor {
+            None => 0,
+            Some(c) => c.parse().map_err(|_| SourceError::Fatal(format!("synthetic cursor `{c}` is not a count")))?,
+        };
+        if done >= self.items {
+            return Ok(Poll::Done);
+        }
+        if let Some(rate) = self.rate {
+            // Pace against the start, not the previous page, so the rate holds on average.
+            let (t0, n0) = *self.started.get_or_insert((Instant::now(), done));
+            let due = t0 + Duration::from_secs_f64((done - n0) as f64 / rate);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        let n = self.page_size.min(self.items - done);
+        let now = chrono::Utc::now().timestamp();
+        let children: Vec<serde_json::Value> = (done..done + n).map(|s| post(s, now)).collect();
+        let body = json!({"kind": "Listing", "data": {"after": null, "dist": n, "modhash": null, "children": children, "before": null}});
+        let payload = Payload { format: "reddit".into(), body: serde_json::to_vec(&body).expect("json"), meta: Default::default() };
+        Ok(Poll::Payloads { payloads: vec![payload], cursor: (done + n).to_string() })
+    }
+}

@@ -1,0 +1,47 @@
+//! enrich: `content` → store + `enriched`. Runs the enricher chain, upserts the item,
+//! and passes it on for analysis.
+
+use async_trait::async_trait;
+
+use super::{Effects, Stage};
+use crate::enrich::Chain;
+use crate::error::StageError;
+use crate::log::{LogRecord, TOPIC_CONTENT, TOPIC_ENRICHED};
+use crate::model::Content;
+use crate::store::{Append, Write};
+
+pub struct EnrichStage {
+    chain: Chain,
+}
+
+impl EnrichStage {
+    pub fn new(chain: Chain) -> Self {
+        EnrichStage { chain }
+    }
+}
+
+#[async_trait]
+impl Stage for EnrichStage {
+    fn name(&self) -> &'static str {
+        "enrich"
+    }
+
+    fn input(&self) -> &'static str {
+        TOPIC_CONTENT
+    }
+
+    async fn process(&self, record: &LogRecord) -> Result<Effects, StageError> {
+        let mut item: Content = serde_json::from_slice(&record.value)
+            .map_err(|e| StageError::poison(format!("content record is not valid Content JSON: {e}")))?;
+        // Enrichment is recomputed from scratch, so a replay gives the same result.
+        item.tickers.clear();
+        item.enrichments.clear();
+        self.chain.run(&mut item).map_err(StageError::poison)?;
+        let value = serde_json::to_vec(&item).map_err(|e| StageError::fatal(e.to_string()))?;
+        Ok(Effects {
+            outputs: vec![Append { topic: TOPIC_ENRICHED.into(), key: record.key.clone(), value }],
+            writes: vec![Write::UpsertContent(Box::new(item))],
+            rejects: Vec::new(),
+        })
+    }
+}

@@ -1,0 +1,173 @@
+//! The `Store` trait: durable tables (contents, DLQ, cursors, consumer offsets) and the
+//! one write path, [`Store::commit`], that makes a stage's batch effectively-once.
+//!
+//! Backends are chosen by URL in [`open`]: `sqlite://PATH` (embedded, default).
+
+mod sqlite;
+pub(crate) mod sqlite_db;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::model::Content;
+
+pub use sqlite::SqliteStore;
+pub(crate) use sqlite::upsert_content;
+pub use sqlite_db::{SqliteDb, SqliteOptions};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("store I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("store worker failed: {0}")]
+    Join(String),
+    #[error("store holds data it cannot read: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// One record to append to a topic of the event log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Append {
+    pub topic: String,
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+}
+
+/// A state change produced by a stage. Closed set: the store knows how to apply each
+/// idempotently (upserts on deterministic ids).
+#[derive(Debug, Clone)]
+pub enum Write {
+    UpsertContent(Box<Content>),
+}
+
+/// A record that failed for its own reasons.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub id: String,
+    pub stage: String,
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+    pub item_index: Option<u32>,
+    #[serde(skip)]
+    pub key: Option<Vec<u8>>,
+    #[serde(skip)]
+    pub payload: Vec<u8>,
+    pub detail: Option<String>,
+    pub error: String,
+    pub error_class: String,
+}
+
+impl DeadLetter {
+    /// Deterministic id: the same failure on the same input is one row, however often
+    /// the input is re-processed.
+    pub fn make_id(stage: &str, topic: &str, partition: u32, offset: u64, item: Option<u32>) -> String {
+        let name = format!("{stage}/{topic}/{partition}/{offset}/{}", item.map(|i| i as i64).unwrap_or(-1));
+        Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()).to_string()
+    }
+}
+
+/// The next offset a consumer group will read from a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OffsetCommit {
+    pub partition: u32,
+    pub next_offset: u64,
+}
+
+/// Everything one batch changes, committed atomically by [`Store::commit`].
+#[derive(Debug, Default)]
+pub struct Commit {
+    /// Consumer group whose input offsets move (the stage name), with its input topic.
+    pub group: Option<(String, String)>,
+    pub offsets: Vec<OffsetCommit>,
+    /// Appends to the event log. Only non-empty when the log lives inside this store
+    /// (embedded mode); otherwise the runner produced them before calling commit.
+    pub appends: Vec<Append>,
+    pub writes: Vec<Write>,
+    pub dead_letters: Vec<DeadLetter>,
+    /// (source name, cursor) pairs, committed with the raw events they produced.
+    pub cursors: Vec<(String, String)>,
+}
+
+impl Commit {
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+            && self.appends.is_empty()
+            && self.writes.is_empty()
+            && self.dead_letters.is_empty()
+            && self.cursors.is_empty()
+    }
+}
+
+/// Filters of `GET /api/v1/contents`.
+#[derive(Debug, Clone, Default)]
+pub struct ContentQuery {
+    pub source: Option<String>,
+    pub ticker: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Keyset cursor: items strictly older than (happened_at µs, id).
+    pub before: Option<(i64, String)>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredDeadLetter {
+    #[serde(flatten)]
+    pub letter: DeadLetter,
+    pub created_at: DateTime<Utc>,
+    pub replayed_at: Option<DateTime<Utc>>,
+    pub replay_count: u32,
+    /// The input record, as text when it is UTF-8.
+    pub payload_text: Option<String>,
+}
+
+/// Row counts for health and tests.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StoreCounts {
+    pub contents: u64,
+    pub dlq: u64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Applies every migration not yet applied.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Applies a batch atomically: all of it or none of it.
+    async fn commit(&self, commit: Commit) -> Result<(), StoreError>;
+    /// Committed offsets of a group on a topic (partitions never committed are absent).
+    async fn offsets(&self, group: &str, topic: &str) -> Result<Vec<OffsetCommit>, StoreError>;
+    /// Overwrites a group's offsets (replay, reset).
+    async fn set_offsets(&self, group: &str, topic: &str, offsets: &[OffsetCommit]) -> Result<(), StoreError>;
+    async fn cursor(&self, source: &str) -> Result<Option<String>, StoreError>;
+    async fn contents(&self, q: &ContentQuery) -> Result<Vec<Content>, StoreError>;
+    async fn content(&self, id: &str) -> Result<Option<Content>, StoreError>;
+    async fn dead_letters(&self, limit: usize, ids: &[String]) -> Result<Vec<StoredDeadLetter>, StoreError>;
+    async fn mark_replayed(&self, ids: &[String]) -> Result<(), StoreError>;
+    async fn counts(&self) -> Result<StoreCounts, StoreError>;
+    /// A cheap round trip for readiness.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the store named by `url`. Known schemes that are not compiled in answer with
+/// the cargo feature to enable.
+pub fn open(url: &str, opts: &SqliteOptions) -> Result<(Arc<dyn Store>, Option<Arc<SqliteDb>>), StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let db = Arc::new(SqliteDb::open(std::path::Path::new(path), opts)?);
+        return Ok((Arc::new(SqliteStore::new(db.clone())), Some(db)));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(StoreError::Unsupported(
+            "store backend `postgres://` is not available in this build (distributed mode is not built yet)".into(),
+        ));
+    }
+    Err(StoreError::Unsupported(format!("unknown store URL `{url}`: expected sqlite://PATH")))
+}

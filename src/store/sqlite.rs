@@ -1,0 +1,344 @@
+//! The embedded store: SQLite, one file. Implements [`Store`] over [`SqliteDb`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{
+    Commit, ContentQuery, DeadLetter, OffsetCommit, SqliteDb, Store, StoreCounts, StoreError, StoredDeadLetter, Write,
+};
+use crate::model::{Content, from_micros, now_micros, to_micros};
+
+pub struct SqliteStore {
+    db: Arc<SqliteDb>,
+}
+
+impl SqliteStore {
+    pub fn new(db: Arc<SqliteDb>) -> Self {
+        SqliteStore { db }
+    }
+}
+
+/// Applies one [`Commit`] inside an open transaction. Public to the crate so the bench
+/// can measure the same write path without the rest of the pipeline.
+pub(crate) fn apply_commit(tx: &Transaction, c: &Commit, now: i64) -> Result<(), StoreError> {
+    if !c.appends.is_empty() {
+        crate::log::embedded::append_in_tx(tx, &c.appends, now)?;
+    }
+    for w in &c.writes {
+        match w {
+            Write::UpsertContent(content) => upsert_content(tx, content, now)?,
+        }
+    }
+    if !c.dead_letters.is_empty() {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO dlq (id, stage, topic, partition, \"offset\", item_index, key, payload, detail, error, \
+             error_class, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+             ON CONFLICT(id) DO NOTHING",
+        )?;
+        for d in &c.dead_letters {
+            st.execute(params![
+                d.id,
+                d.stage,
+                d.topic,
+                d.partition,
+                d.offset as i64,
+                d.item_index,
+                d.key,
+                d.payload,
+                d.detail,
+                d.error,
+                d.error_class,
+                now
+            ])?;
+            metrics::counter!("sigflow_dlq_records_total", "stage" => d.stage.clone()).increment(1);
+        }
+    }
+    if let Some((group, topic)) = &c.group {
+        write_offsets(tx, group, topic, &c.offsets, now)?;
+    }
+    for (source, cursor) in &c.cursors {
+        tx.prepare_cached(
+            "INSERT INTO source_cursors (source, cursor, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+        )?
+        .execute(params![source, cursor, now])?;
+    }
+    Ok(())
+}
+
+fn write_offsets(tx: &Transaction, group: &str, topic: &str, offsets: &[OffsetCommit], now: i64) -> Result<(), StoreError> {
+    let mut st = tx.prepare_cached(
+        "INSERT INTO consumer_offsets (grp, topic, partition, next_offset, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT(grp, topic, partition) DO UPDATE SET next_offset = excluded.next_offset, \
+         updated_at = excluded.updated_at",
+    )?;
+    for o in offsets {
+        st.execute(params![group, topic, o.partition, o.next_offset as i64, now])?;
+    }
+    Ok(())
+}
+
+/// Upserts one item. Unchanged documents are left alone (a replay changes nothing);
+/// re-harvests replace the document but keep the first observation time.
+pub(crate) fn upsert_content(tx: &Transaction, c: &Content, now: i64) -> Result<(), StoreError> {
+    let doc = serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let id = c.id.to_string();
+    let happened = to_micros(c.happened_at);
+    let observed = to_micros(c.observed_at);
+    let mut st = tx.prepare_cached(
+        "INSERT INTO contents (id, source, source_id, author, content_type, happened_at, disclosed_at, observed_at, \
+         stored_at, updated_at, lake_key, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11) \
+         ON CONFLICT(id) DO UPDATE SET author = excluded.author, content_type = excluded.content_type, \
+         happened_at = excluded.happened_at, disclosed_at = excluded.disclosed_at, \
+         observed_at = MIN(contents.observed_at, excluded.observed_at), updated_at = excluded.updated_at, \
+         lake_key = excluded.lake_key, doc = excluded.doc \
+         WHERE contents.doc IS NOT excluded.doc \
+         RETURNING stored_at",
+    )?;
+    let stored_at: Option<i64> = st
+        .query_row(
+            params![
+                id,
+                c.source,
+                c.source_id,
+                c.author.as_ref().map(|a| a.handle.as_str()),
+                c.content_type.as_str(),
+                happened,
+                c.disclosed_at.map(to_micros),
+                observed,
+                now,
+                c.lake_key,
+                doc
+            ],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(stored_at) = stored_at else {
+        return Ok(()); // identical document: nothing to do
+    };
+    if stored_at == now {
+        metrics::histogram!("sigflow_ingest_to_stored_seconds").record((now - observed).max(0) as f64 / 1e6);
+    } else {
+        tx.prepare_cached("DELETE FROM content_tickers WHERE content_id = ?1")?.execute([&id])?;
+    }
+    let mut ins = tx.prepare_cached(
+        "INSERT OR IGNORE INTO content_tickers (ticker, content_id, happened_at) VALUES (?1, ?2, ?3)",
+    )?;
+    for t in &c.tickers {
+        ins.execute(params![t, id, happened])?;
+    }
+    Ok(())
+}
+
+fn row_to_content(doc: &str, observed_at: i64) -> Result<Content, StoreError> {
+    let mut c: Content = serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("content doc: {e}")))?;
+    c.observed_at = from_micros(observed_at);
+    Ok(c)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        // SqliteDb::open already migrated; nothing is left to do on this connection.
+        Ok(())
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+        if commit.is_empty() {
+            return Ok(());
+        }
+        let appended = !commit.appends.is_empty();
+        self.db
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                apply_commit(&tx, &commit, now_micros())?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        if appended {
+            self.db.notify_appended();
+        }
+        Ok(())
+    }
+
+    async fn offsets(&self, group: &str, topic: &str) -> Result<Vec<OffsetCommit>, StoreError> {
+        let (group, topic) = (group.to_string(), topic.to_string());
+        self.db
+            .read(move |conn| {
+                let mut st = conn.prepare_cached(
+                    "SELECT partition, next_offset FROM consumer_offsets WHERE grp = ?1 AND topic = ?2 ORDER BY partition",
+                )?;
+                let rows = st.query_map(params![group, topic], |r| {
+                    Ok(OffsetCommit { partition: r.get(0)?, next_offset: r.get::<_, i64>(1)? as u64 })
+                })?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+    }
+
+    async fn set_offsets(&self, group: &str, topic: &str, offsets: &[OffsetCommit]) -> Result<(), StoreError> {
+        let (group, topic, offsets) = (group.to_string(), topic.to_string(), offsets.to_vec());
+        self.db
+            .write(move |conn| {
+                let tx = conn.transaction()?;
+                write_offsets(&tx, &group, &topic, &offsets, now_micros())?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
+        let source = source.to_string();
+        self.db
+            .read(move |conn| {
+                Ok(conn
+                    .query_row("SELECT cursor FROM source_cursors WHERE source = ?1", [source], |r| r.get(0))
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn contents(&self, q: &ContentQuery) -> Result<Vec<Content>, StoreError> {
+        let q = q.clone();
+        self.db.read(move |conn| query_contents(conn, &q)).await
+    }
+
+    async fn content(&self, id: &str) -> Result<Option<Content>, StoreError> {
+        let id = id.to_string();
+        self.db
+            .read(move |conn| {
+                let row: Option<(String, i64)> = conn
+                    .query_row("SELECT doc, observed_at FROM contents WHERE id = ?1", [id], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                row.map(|(doc, obs)| row_to_content(&doc, obs)).transpose()
+            })
+            .await
+    }
+
+    async fn dead_letters(&self, limit: usize, ids: &[String]) -> Result<Vec<StoredDeadLetter>, StoreError> {
+        let ids = ids.to_vec();
+        self.db
+            .read(move |conn| {
+                let mut sql = String::from(
+                    "SELECT id, stage, topic, partition, \"offset\", item_index, key, payload, detail, error, error_class, \
+                     created_at, replayed_at, replay_count FROM dlq",
+                );
+                let mut args: Vec<Value> = Vec::new();
+                if !ids.is_empty() {
+                    sql.push_str(" WHERE id IN (");
+                    sql.push_str(&vec!["?"; ids.len()].join(","));
+                    sql.push(')');
+                    args.extend(ids.into_iter().map(Value::Text));
+                }
+                sql.push_str(" ORDER BY created_at DESC, id LIMIT ?");
+                args.push(Value::Integer(limit as i64));
+                let mut st = conn.prepare(&sql)?;
+                let rows = st.query_map(rusqlite::params_from_iter(args), |r| {
+                    let payload: Vec<u8> = r.get(7)?;
+                    Ok(StoredDeadLetter {
+                        payload_text: String::from_utf8(payload.clone()).ok(),
+                        letter: DeadLetter {
+                            id: r.get(0)?,
+                            stage: r.get(1)?,
+                            topic: r.get(2)?,
+                            partition: r.get(3)?,
+                            offset: r.get::<_, i64>(4)? as u64,
+                            item_index: r.get(5)?,
+                            key: r.get(6)?,
+                            payload,
+                            detail: r.get(8)?,
+                            error: r.get(9)?,
+                            error_class: r.get(10)?,
+                        },
+                        created_at: from_micros(r.get(11)?),
+                        replayed_at: r.get::<_, Option<i64>>(12)?.map(from_micros),
+                        replay_count: r.get(13)?,
+                    })
+                })?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+    }
+
+    async fn mark_replayed(&self, ids: &[String]) -> Result<(), StoreError> {
+        let ids = ids.to_vec();
+        self.db
+            .write(move |conn| {
+                let tx = conn.transaction()?;
+                let now = now_micros();
+                for id in &ids {
+                    tx.execute(
+                        "UPDATE dlq SET replayed_at = ?1, replay_count = replay_count + 1 WHERE id = ?2",
+                        params![now, id],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        self.db
+            .read(|conn| {
+                let contents: i64 = conn.query_row("SELECT COUNT(*) FROM contents", [], |r| r.get(0))?;
+                let dlq: i64 = conn.query_row("SELECT COUNT(*) FROM dlq", [], |r| r.get(0))?;
+                Ok(StoreCounts { contents: contents as u64, dlq: dlq as u64 })
+            })
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db.read(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ())?)).await
+    }
+}
+
+fn query_contents(conn: &rusqlite::Connection, q: &ContentQuery) -> Result<Vec<Content>, StoreError> {
+    let mut args: Vec<Value> = Vec::new();
+    let mut conds: Vec<String> = Vec::new();
+    // With a ticker, walk the (ticker, happened_at) index and join; else the time index.
+    let (from, time_col, id_col) = if let Some(t) = &q.ticker {
+        args.push(Value::Text(t.to_uppercase()));
+        conds.push("t.ticker = ?".into());
+        ("content_tickers t JOIN contents c ON c.id = t.content_id", "t.happened_at", "t.content_id")
+    } else {
+        ("contents c", "c.happened_at", "c.id")
+    };
+    if let Some(s) = &q.source {
+        conds.push("c.source = ?".into());
+        args.push(Value::Text(s.clone()));
+    }
+    if let Some(s) = q.since {
+        conds.push(format!("{time_col} >= ?"));
+        args.push(Value::Integer(to_micros(s)));
+    }
+    if let Some(u) = q.until {
+        conds.push(format!("{time_col} < ?"));
+        args.push(Value::Integer(to_micros(u)));
+    }
+    if let Some((ts, id)) = &q.before {
+        conds.push(format!("({time_col}, {id_col}) < (?, ?)"));
+        args.push(Value::Integer(*ts));
+        args.push(Value::Text(id.clone()));
+    }
+    let where_ = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+    let sql = format!(
+        "SELECT c.doc, c.observed_at FROM {from}{where_} ORDER BY {time_col} DESC, {id_col} DESC LIMIT ?"
+    );
+    args.push(Value::Integer(q.limit as i64));
+    let mut st = conn.prepare_cached(&sql)?;
+    let rows = st.query_map(rusqlite::params_from_iter(args), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (doc, obs) = row?;
+        out.push(row_to_content(&doc, obs)?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,152 @@
+//! The shared SQLite database handle: one writer connection, a few readers, the
+//! migrations, and the "something was appended" signal for the embedded log.
+//!
+//! The embedded store and the embedded event log are two views of this one database,
+//! which is what lets a stage's log appends, results and offsets be one transaction.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::watch;
+
+use super::StoreError;
+
+/// Every migration, in order. One numbered history for all store backends.
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// `NORMAL` survives a killed process (the WAL is in the OS page cache); `FULL`
+    /// also survives power loss, at the cost of an fsync per commit.
+    pub synchronous_full: bool,
+    pub busy_timeout: Duration,
+    /// Page cache per connection, KiB. Bounded so memory stays flat as data grows.
+    pub cache_kib: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions { synchronous_full: false, busy_timeout: Duration::from_secs(10), cache_kib: 16 * 1024 }
+    }
+}
+
+pub struct SqliteDb {
+    path: PathBuf,
+    opts: SqliteOptions,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    appended: watch::Sender<u64>,
+}
+
+impl SqliteDb {
+    pub fn open(path: &Path, opts: &SqliteOptions) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut writer = Self::connect(path, opts)?;
+        migrate(&mut writer)?;
+        let (appended, _) = watch::channel(0);
+        Ok(SqliteDb {
+            path: path.to_path_buf(),
+            opts: opts.clone(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            appended,
+        })
+    }
+
+    fn connect(path: &Path, opts: &SqliteOptions) -> Result<Connection, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(opts.busy_timeout)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", if opts.synchronous_full { "FULL" } else { "NORMAL" })?;
+        conn.pragma_update(None, "cache_size", -(opts.cache_kib as i64))?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        Ok(conn)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the writer connection on a blocking thread.
+    pub async fn write<R, F>(self: &std::sync::Arc<Self>, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.writer.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+
+    /// Runs `f` on the writer connection on this thread (for callers that are not async).
+    pub fn with_writer<R>(&self, f: impl FnOnce(&mut Connection) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn)
+    }
+
+    /// Runs `f` on a reader connection (WAL lets readers run beside the writer).
+    pub async fn read<R, F>(self: &std::sync::Arc<Self>, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = db.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => Self::connect(&db.path, &db.opts)?,
+            };
+            let out = f(&conn);
+            let mut pool = db.readers.lock().unwrap_or_else(|p| p.into_inner());
+            // Keep a handful; extra connections made under a burst are closed.
+            if pool.len() < 4 {
+                pool.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+
+    /// Wakes embedded-log consumers after a commit that appended records.
+    pub fn notify_appended(&self) {
+        self.appended.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    pub fn subscribe_appends(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let known = MIGRATIONS.last().map(|m| m.0 as i64).unwrap_or(0);
+    if current > known {
+        return Err(StoreError::Corrupt(format!(
+            "database schema is at migration {current}, newer than this sigflow knows ({known}); upgrade sigflow"
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 as i64 > current) {
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            rusqlite::params![version, crate::model::now_micros()],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
