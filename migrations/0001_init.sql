@@ -57,6 +57,7 @@ CREATE TABLE contents (
     happened_at  INTEGER NOT NULL,
     disclosed_at INTEGER,
     observed_at  INTEGER NOT NULL,   -- first observation; re-harvests keep the earliest
+    harvested_at INTEGER NOT NULL,   -- observation time of the harvest `doc` comes from (the latest)
     stored_at    INTEGER NOT NULL,   -- first commit; the end of ingest->stored latency
     updated_at   INTEGER NOT NULL,   -- last commit that changed `doc`
     lake_key     TEXT NOT NULL,

@@ -179,7 +179,7 @@ impl Config {
                 errors.push(format!("log: `{l}` needs distributed mode, which this build does not have; use \"embedded\""));
             } else if l != "embedded" {
                 errors.push(format!("log: unsupported value `{l}` (expected \"embedded\")"));
-            } else if store.as_deref().is_some_and(|s| !s.starts_with("sqlite://")) {
+            } else if store.as_deref().is_some_and(|s| s.starts_with("postgres")) {
                 errors.push("log: \"embedded\" lives in the SQLite store; set store = \"sqlite://…\"".into());
             }
         }

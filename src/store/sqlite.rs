@@ -81,26 +81,27 @@ fn write_offsets(tx: &Transaction, group: &str, topic: &str, offsets: &[OffsetCo
     Ok(())
 }
 
-/// Upserts one item. Unchanged documents are left alone (a replay changes nothing);
-/// re-harvests replace the document but keep the first observation time.
+/// Upserts one item, independent of arrival order: the stored document is the one from
+/// the latest harvest (ties broken by lake key), the observation time is the earliest
+/// seen. So a replay, or two harvests processed in either order on different
+/// partitions, always converge on the same row, and identical input changes nothing.
 pub(crate) fn upsert_content(tx: &Transaction, c: &Content, now: i64) -> Result<(), StoreError> {
     let doc = serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let id = c.id.to_string();
     let happened = to_micros(c.happened_at);
     let observed = to_micros(c.observed_at);
-    let mut st = tx.prepare_cached(
-        "INSERT INTO contents (id, source, source_id, author, content_type, happened_at, disclosed_at, observed_at, \
-         stored_at, updated_at, lake_key, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11) \
-         ON CONFLICT(id) DO UPDATE SET author = excluded.author, content_type = excluded.content_type, \
-         happened_at = excluded.happened_at, disclosed_at = excluded.disclosed_at, \
-         observed_at = MIN(contents.observed_at, excluded.observed_at), updated_at = excluded.updated_at, \
-         lake_key = excluded.lake_key, doc = excluded.doc \
-         WHERE contents.doc IS NOT excluded.doc \
-         RETURNING stored_at",
-    )?;
-    let stored_at: Option<i64> = st
-        .query_row(
-            params![
+    let existing: Option<(i64, i64, String, String)> = tx
+        .prepare_cached("SELECT observed_at, harvested_at, lake_key, doc FROM contents WHERE id = ?1")?
+        .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    match existing {
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO contents (id, source, source_id, author, content_type, happened_at, disclosed_at, \
+                 observed_at, harvested_at, stored_at, updated_at, lake_key, doc) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?9, ?10, ?11)",
+            )?
+            .execute(params![
                 id,
                 c.source,
                 c.source_id,
@@ -112,17 +113,36 @@ pub(crate) fn upsert_content(tx: &Transaction, c: &Content, now: i64) -> Result<
                 now,
                 c.lake_key,
                 doc
-            ],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(stored_at) = stored_at else {
-        return Ok(()); // identical document: nothing to do
-    };
-    if stored_at == now {
-        metrics::histogram!("sigflow_ingest_to_stored_seconds").record((now - observed).max(0) as f64 / 1e6);
-    } else {
-        tx.prepare_cached("DELETE FROM content_tickers WHERE content_id = ?1")?.execute([&id])?;
+            ])?;
+            metrics::histogram!("sigflow_ingest_to_stored_seconds").record((now - observed).max(0) as f64 / 1e6);
+        }
+        Some((first_seen, harvested, lake_key, old_doc)) => {
+            let wins = (observed, c.lake_key.as_str()) > (harvested, lake_key.as_str())
+                || (observed == harvested && c.lake_key == lake_key && doc != old_doc);
+            if !wins {
+                if observed < first_seen {
+                    tx.prepare_cached("UPDATE contents SET observed_at = ?2 WHERE id = ?1")?.execute(params![id, observed])?;
+                }
+                return Ok(());
+            }
+            tx.prepare_cached(
+                "UPDATE contents SET author = ?2, content_type = ?3, happened_at = ?4, disclosed_at = ?5, \
+                 observed_at = MIN(observed_at, ?6), harvested_at = ?6, updated_at = ?7, lake_key = ?8, doc = ?9 \
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                c.author.as_ref().map(|a| a.handle.as_str()),
+                c.content_type.as_str(),
+                happened,
+                c.disclosed_at.map(to_micros),
+                observed,
+                now,
+                c.lake_key,
+                doc
+            ])?;
+            tx.prepare_cached("DELETE FROM content_tickers WHERE content_id = ?1")?.execute([&id])?;
+        }
     }
     let mut ins = tx.prepare_cached(
         "INSERT OR IGNORE INTO content_tickers (ticker, content_id, happened_at) VALUES (?1, ?2, ?3)",

@@ -1,1 +1,10 @@
-//! Integration tests: drive the real `sigflow` binary.
+//! The one integration-test binary: drives the real `sigflow` binary (and, for the
+//! conformance suites, the backend traits directly).
+
+mod cli;
+mod conformance;
+mod crash;
+mod demo;
+mod outage;
+mod replay;
+mod util;

@@ -1,0 +1,161 @@
+//! Helpers: a scratch directory, the real `sigflow` binary, a tiny HTTP client, and
+//! readers for the demo manifest and the SQLite file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A fresh directory, removed on drop (kept if the test panicked, for inspection).
+pub struct TestDir {
+    pub path: PathBuf,
+}
+
+impl TestDir {
+    pub fn new(name: &str) -> TestDir {
+        let path = std::env::temp_dir().join(format!("sigflow-it-{name}-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&path).unwrap();
+        TestDir { path }
+    }
+
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.path.join(p)
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.path.join("data")
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.data().join("sigflow.db")
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        } else {
+            eprintln!("test data kept in {}", self.path.display());
+        }
+    }
+}
+
+/// The real binary, with no SIGFLOW__* from the caller's environment leaking in.
+pub fn sigflow() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sigflow"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SIGFLOW__") || k == "RUST_LOG" {
+            c.env_remove(k);
+        }
+    }
+    c.env("SIGFLOW__LOGGING__FORMAT", "json");
+    c
+}
+
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("sigflow runs");
+    assert!(
+        out.status.success(),
+        "sigflow failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn http_get(url: &str) -> Result<(u16, String), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut resp = agent.get(url).call().map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let body = resp.body_mut().read_to_string().map_err(|e| e.to_string())?;
+    Ok((status, body))
+}
+
+pub fn get_json(url: &str) -> (u16, Value) {
+    let (s, b) = http_get(url).unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    (s, serde_json::from_str(&b).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {b}")))
+}
+
+pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while t.elapsed() < timeout {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+/// A running `sigflow` child that is killed if the test ends early.
+pub struct Running {
+    pub child: Child,
+}
+
+impl Running {
+    pub fn spawn(cmd: &mut Command) -> Running {
+        Running { child: cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn sigflow") }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn manifest() -> Value {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/dataset/manifest.json");
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+/// The content ids the demo must store: one per good `platform:source_id` key.
+pub fn expected_ids() -> std::collections::BTreeSet<String> {
+    manifest()["good_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            let (platform, id) = k.as_str().unwrap().split_once(':').unwrap();
+            sigflow::model::content_id(platform, id).to_string()
+        })
+        .collect()
+}
+
+pub fn db(path: &Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.busy_timeout(Duration::from_secs(10)).unwrap();
+    c
+}
+
+pub fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+pub fn stored_ids(conn: &rusqlite::Connection) -> std::collections::BTreeSet<String> {
+    let mut st = conn.prepare("SELECT id FROM contents").unwrap();
+    st.query_map([], |r| r.get::<_, String>(0)).unwrap().map(|r| r.unwrap()).collect()
+}
+
+/// `demo --speed max --exit-when-idle` into `dir`, API on a free port.
+pub fn demo_to_idle(dir: &TestDir, extra: &[&str]) -> Output {
+    run_ok(
+        sigflow()
+            .args(["demo", "--speed", "max", "--exit-when-idle", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.data())
+            .args(extra),
+    )
+}
