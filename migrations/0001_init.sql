@@ -5,6 +5,7 @@
 -- results and consumer offsets commit in one SQLite transaction.
 CREATE TABLE log_topics (
     name         TEXT PRIMARY KEY,
+    id           INTEGER NOT NULL UNIQUE,  -- small number packed into record positions
     partitions   INTEGER NOT NULL,
     retention_us INTEGER NOT NULL,
     created_at   INTEGER NOT NULL
@@ -19,16 +20,21 @@ CREATE TABLE log_heads (
     PRIMARY KEY (topic, partition)
 );
 
+-- One row per record. `pos` packs (topic id << 52 | partition << 40 | offset), so the
+-- table's own b-tree is the index: a partition is one contiguous key range, appends go
+-- to its end, and no secondary index has to be maintained on the hot path.
 CREATE TABLE log_records (
-    topic     TEXT NOT NULL,
-    partition INTEGER NOT NULL,
-    "offset"  INTEGER NOT NULL,
-    ts        INTEGER NOT NULL,
-    key       BLOB,
-    value     BLOB NOT NULL,
-    PRIMARY KEY (topic, partition, "offset")
+    pos   INTEGER PRIMARY KEY,
+    ts    INTEGER NOT NULL,             -- append time; non-decreasing within a partition
+    key   BLOB,
+    value BLOB NOT NULL
 );
-CREATE INDEX log_records_ts ON log_records (topic, partition, ts);
+
+-- The same records with their position unpacked, for people and for tools.
+CREATE VIEW log AS
+SELECT t.name AS topic, (r.pos >> 40) & 4095 AS partition, r.pos & 1099511627775 AS "offset",
+       r.ts, r.key, r.value
+FROM log_records r JOIN log_topics t ON t.id = (r.pos >> 52);
 
 -- Consumer offsets of every stage, for every log backend. They live in the store so
 -- that a stage's results and its input position commit together.
@@ -72,7 +78,6 @@ CREATE TABLE content_tickers (
     happened_at INTEGER NOT NULL,
     PRIMARY KEY (ticker, happened_at, content_id)
 );
-CREATE INDEX content_tickers_content ON content_tickers (content_id);
 
 -- Dead letters. The id is derived from (stage, topic, partition, offset, item), so
 -- re-processing the same input never adds a second row for the same failure.

@@ -54,6 +54,9 @@ pub struct BenchArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Phase {
     Limit,
+    /// The limit's rows plus the two log records per item the pipeline appends
+    /// (`content`, `enriched`), in the same batches: storage cost without the pipeline.
+    LimitWithLog,
     E2e,
     Latency,
 }
@@ -74,7 +77,8 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(phase) = a.phase {
         let dir = a.dir.clone().context("--phase needs --dir")?;
         let r = match phase {
-            Phase::Limit => limit(&dir, a.items, a.page_size).await?,
+            Phase::Limit => limit(&dir, a.items, a.page_size, false).await?,
+            Phase::LimitWithLog => limit(&dir, a.items, a.page_size, true).await?,
             Phase::E2e => pipeline_phase(&dir, a.items, None, a.page_size).await?,
             Phase::Latency => {
                 let items = (a.rate * a.latency_secs as f64).round().max(1.0) as u64;
@@ -117,6 +121,7 @@ fn orchestrate(a: BenchArgs) -> anyhow::Result<ExitCode> {
         Ok(r)
     };
     let limit = child("limit", a.items, &[])?;
+    let limit_log = child("limit-with-log", a.items, &[])?;
     let e2e = child("e2e", a.items, &[])?;
     let latency = child("latency", 0, &[])?;
     let big = child("e2e", a.items * a.scale, &[])?;
@@ -129,7 +134,7 @@ fn orchestrate(a: BenchArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         println!(
             "{}",
-            serde_json::json!({"limit": limit, "e2e": e2e, "latency": latency, "e2e_scaled": big,
+            serde_json::json!({"limit": limit, "limit_with_log": limit_log, "e2e": e2e, "latency": latency, "e2e_scaled": big,
                 "e2e_over_limit": ratio, "rss_growth": rss_growth, "offered_rate": a.rate})
         );
     } else {
@@ -137,6 +142,7 @@ fn orchestrate(a: BenchArgs) -> anyhow::Result<ExitCode> {
         println!("sigflow bench — embedded pipeline (SQLite store + embedded log + file lake)");
         println!("{:<44} {:>14} {:>11} {:>11}", "", "items/s", "p50", "p99");
         println!("{:<44} {:>14.0} {:>11} {:>11}", format!("limit: batched upsert, same rows ({} items)", limit.items), limit.per_sec, "-", "-");
+        println!("{:<44} {:>14.0} {:>11} {:>11}", "limit + the 2 log records per item", limit_log.per_sec, "-", "-");
         println!("{:<44} {:>14.0} {:>11} {:>11}", format!("e2e: source→…→store, max speed ({} items)", e2e.items), e2e.per_sec, ms(e2e.p50_ms), ms(e2e.p99_ms));
         println!("{:<44} {:>14.0} {:>11} {:>11}", format!("latency: offered {:.0} items/s for {} s", a.rate, a.latency_secs), latency.per_sec, ms(latency.p50_ms), ms(latency.p99_ms));
         println!();
@@ -153,10 +159,22 @@ fn orchestrate(a: BenchArgs) -> anyhow::Result<ExitCode> {
 
 /// The ceiling: the same rows the pipeline stores, upserted in batches of the pipeline's
 /// batch size, each batch one transaction, timing only the inserts.
-async fn limit(dir: &Path, items: u64, page_size: u64) -> anyhow::Result<PhaseResult> {
+async fn limit(dir: &Path, items: u64, page_size: u64, with_log: bool) -> anyhow::Result<PhaseResult> {
     std::fs::create_dir_all(dir)?;
     let cfg = bench_config(dir, None, items, page_size)?;
-    let db = SqliteDb::open(&dir.join("limit.db"), &cfg.sqlite_options())?;
+    let db = std::sync::Arc::new(SqliteDb::open(&dir.join("limit.db"), &cfg.sqlite_options())?);
+    if with_log {
+        let log = crate::log::EmbeddedLog::new(db.clone());
+        for t in crate::log::TOPICS {
+            use crate::log::EventLog;
+            log.create_topic(&crate::log::TopicSpec {
+                name: t.to_string(),
+                partitions: cfg.topics.partitions,
+                retention: Duration::from_secs(3600),
+            })
+            .await?;
+        }
+    }
     let chain = crate::enrich::Chain::new(&cfg.enrich.chain).map_err(anyhow::Error::msg)?;
     let batch = cfg.pipeline.batch_size as u64;
     let mut spent = Duration::ZERO;
@@ -184,10 +202,24 @@ async fn limit(dir: &Path, items: u64, page_size: u64) -> anyhow::Result<PhaseRe
         for item in reddit.normalize(&payloads[0].body, &cx)? {
             let mut c = item.map_err(|e| anyhow::anyhow!(e.error))?;
             chain.run(&mut c).map_err(anyhow::Error::msg)?;
-            rows.push(c);
+            rows.push(crate::store::StoredContent::new(c));
         }
+        let appends: Vec<crate::store::Append> = if with_log {
+            rows.iter()
+                .flat_map(|r| {
+                    let key = Some(r.content.id.to_string().into_bytes());
+                    [crate::log::TOPIC_CONTENT, crate::log::TOPIC_ENRICHED].map(|topic| crate::store::Append {
+                        topic: topic.to_string(),
+                        key: key.clone(),
+                        value: crate::log::embedded::encode_value(r.doc.clone().into_bytes()),
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let t = Instant::now();
-        db_write(&db, rows)?;
+        db_write(&db, rows, appends)?;
         spent += t.elapsed();
         done += n;
     }
@@ -201,12 +233,15 @@ async fn limit(dir: &Path, items: u64, page_size: u64) -> anyhow::Result<PhaseRe
     })
 }
 
-fn db_write(db: &SqliteDb, rows: Vec<crate::model::Content>) -> anyhow::Result<()> {
+fn db_write(db: &SqliteDb, rows: Vec<crate::store::StoredContent>, appends: Vec<crate::store::Append>) -> anyhow::Result<()> {
     db.with_writer(|conn| {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let now = crate::model::now_micros();
+        if !appends.is_empty() {
+            crate::log::embedded::append_in_tx(&tx, &appends, now)?;
+        }
         for c in &rows {
-            crate::store::upsert_content(&tx, c, now)?;
+            crate::store::upsert_content(&tx, &c.content, &c.doc, now)?;
         }
         tx.commit()?;
         Ok(())
@@ -225,6 +260,11 @@ async fn pipeline_phase(dir: &Path, items: u64, rate: Option<f64>, page_size: u6
     let opts = RunOptions { exit_when_idle: true, start_sources: true, start_api: false, on_listen: None };
     let summary = pipeline.run(opts, std::future::pending()).await?;
     let secs = t.elapsed().as_secs_f64();
+    if std::env::var_os("SIGFLOW_BENCH_METRICS").is_some() {
+        for l in crate::telemetry::render_metrics().lines().filter(|l| l.contains("_sum") || l.contains("_count")) {
+            eprintln!("{l}");
+        }
+    }
     let mut lat = latencies_ms(&db_path)?;
     lat.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| (!lat.is_empty()).then(|| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1]);

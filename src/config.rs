@@ -26,6 +26,7 @@ pub struct ApiConfig {
 pub struct PipelineConfig {
     pub batch_size: usize,
     pub poll_wait_ms: u64,
+    pub linger_ms: u64,
     pub concurrency: usize,
     pub retry_initial_ms: u64,
     pub retry_max_ms: u64,
@@ -201,6 +202,7 @@ impl Config {
         if let Some(p) = &pipeline {
             range(&mut errors, "pipeline.batch_size", p.batch_size as u64, 1, 100_000);
             range(&mut errors, "pipeline.poll_wait_ms", p.poll_wait_ms, 1, 60_000);
+            range(&mut errors, "pipeline.linger_ms", p.linger_ms, 0, 60_000);
             range(&mut errors, "pipeline.concurrency", p.concurrency as u64, 1, 1024);
             range(&mut errors, "pipeline.retry_initial_ms", p.retry_initial_ms, 1, 600_000);
             range(&mut errors, "pipeline.retry_max_ms", p.retry_max_ms, 1, 3_600_000);

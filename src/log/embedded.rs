@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Consumer, EventLog, LogError, LogRecord, PartitionInfo, TopicInfo, TopicSpec, partition_for};
 use crate::model::now_micros;
@@ -28,41 +28,87 @@ impl EmbeddedLog {
     }
 }
 
+/// Bits of a record position: topic id (11) | partition (12) | offset (40).
+const PARTITION_SHIFT: u32 = 40;
+const TOPIC_SHIFT: u32 = 52;
+const OFFSET_MASK: i64 = (1 << PARTITION_SHIFT) - 1;
+/// Most partitions a topic may have (12 bits of the position).
+pub const MAX_PARTITIONS: u32 = 1 << (TOPIC_SHIFT - PARTITION_SHIFT);
+/// Most topics the embedded log can hold (11 bits of the position).
+const MAX_TOPICS: i64 = 1 << (63 - TOPIC_SHIFT);
+
+/// The position of (topic id, partition, offset) in `log_records`.
+fn pos(topic_id: i64, partition: u32, offset: u64) -> i64 {
+    (topic_id << TOPIC_SHIFT) | ((partition as i64) << PARTITION_SHIFT) | (offset as i64 & OFFSET_MASK)
+}
+
+/// Stored values at least this long are compressed (below it LZ4 saves nothing).
+const COMPRESS_FROM: usize = 128;
+/// First byte of a compressed stored value. JSON never starts with NUL, and a raw value
+/// that does is stored compressed, so the marker is unambiguous.
+const LZ4_MARKER: u8 = 0;
+
+/// A record value in its stored form: LZ4 (size-prepended) behind a marker byte when
+/// that helps. Storage detail of the embedded log: readers get the original bytes.
+/// Done by the caller, before the value reaches the single writer thread.
+pub(crate) fn encode_value(v: Vec<u8>) -> Vec<u8> {
+    if v.len() < COMPRESS_FROM && v.first() != Some(&LZ4_MARKER) {
+        return v;
+    }
+    let packed = lz4_flex::compress_prepend_size(&v);
+    let mut out = Vec::with_capacity(packed.len() + 1);
+    out.push(LZ4_MARKER);
+    out.extend_from_slice(&packed);
+    out
+}
+
+pub(crate) fn decode_value(stored: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    match stored.first() {
+        Some(&LZ4_MARKER) => lz4_flex::decompress_size_prepended(&stored[1..])
+            .map_err(|e| StoreError::Corrupt(format!("log record does not decompress: {e}"))),
+        _ => Ok(stored),
+    }
+}
+
+/// (id, partitions) of a topic.
+fn topic_meta(conn: &Connection, topic: &str) -> Result<Option<(i64, u32)>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id, partitions FROM log_topics WHERE name = ?1")?
+        .query_row([topic], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
 /// Appends records inside an open transaction: assigns partitions and offsets and moves
-/// the partition heads. Called by the store's commit and by [`EmbeddedLog::append`].
-pub(crate) fn append_in_tx(tx: &Transaction, appends: &[Append], now: i64) -> Result<(), StoreError> {
-    let mut partitions: HashMap<&str, u32> = HashMap::new();
+/// the partition heads. Values must already be in stored form ([`encode_value`]).
+/// Called by the store's commit and by [`EmbeddedLog::append`].
+pub(crate) fn append_in_tx(conn: &Connection, appends: &[Append], now: i64) -> Result<(), StoreError> {
+    let mut topics: HashMap<&str, (i64, u32)> = HashMap::new();
     let mut heads: HashMap<(&str, u32), u64> = HashMap::new();
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO log_records (topic, partition, \"offset\", ts, key, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
+    let mut insert = conn.prepare_cached("INSERT INTO log_records (pos, ts, key, value) VALUES (?1, ?2, ?3, ?4)")?;
     for (i, a) in appends.iter().enumerate() {
         let topic = a.topic.as_str();
-        let n = match partitions.get(topic) {
-            Some(n) => *n,
+        let (id, n) = match topics.get(topic) {
+            Some(m) => *m,
             None => {
-                let n: Option<u32> = tx
-                    .prepare_cached("SELECT partitions FROM log_topics WHERE name = ?1")?
-                    .query_row([topic], |r| r.get(0))
-                    .optional()?;
-                let n = n.ok_or_else(|| StoreError::Unsupported(format!("unknown topic `{topic}`: create it first")))?;
-                partitions.insert(topic, n);
-                n
+                let m = topic_meta(conn, topic)?
+                    .ok_or_else(|| StoreError::Unsupported(format!("unknown topic `{topic}`: create it first")))?;
+                topics.insert(topic, m);
+                m
             }
         };
         let p = partition_for(a.key.as_deref(), i, n);
         let offset = match heads.get(&(topic, p)) {
             Some(o) => *o,
-            None => tx
+            None => conn
                 .prepare_cached("SELECT next_offset FROM log_heads WHERE topic = ?1 AND partition = ?2")?
                 .query_row(params![topic, p], |r| r.get::<_, i64>(0))
                 .optional()?
                 .unwrap_or(0) as u64,
         };
-        insert.execute(params![topic, p, offset as i64, now, a.key, a.value])?;
+        insert.execute(params![pos(id, p, offset), now, a.key, a.value])?;
         heads.insert((topic, p), offset + 1);
     }
-    let mut head = tx.prepare_cached(
+    let mut head = conn.prepare_cached(
         "INSERT INTO log_heads (topic, partition, next_offset) VALUES (?1, ?2, ?3) \
          ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
     )?;
@@ -70,6 +116,32 @@ pub(crate) fn append_in_tx(tx: &Transaction, appends: &[Append], now: i64) -> Re
         head.execute(params![topic, p, next as i64])?;
     }
     Ok(())
+}
+
+/// First offset still held in a partition, or `end` when it is empty.
+fn first_offset(conn: &Connection, topic_id: i64, partition: u32, end: u64) -> Result<u64, StoreError> {
+    let lo = pos(topic_id, partition, 0);
+    let first: Option<i64> = conn
+        .prepare_cached("SELECT MIN(pos) FROM log_records WHERE pos >= ?1 AND pos < ?2")?
+        .query_row(params![lo, lo + OFFSET_MASK + 1], |r| r.get(0))?;
+    Ok(first.map(|p| (p & OFFSET_MASK) as u64).unwrap_or(end))
+}
+
+/// First offset in [start, end) whose append time is at or after `ts`, by binary search:
+/// append times never decrease within a partition (they are taken under the writer lock).
+fn offset_at_time(conn: &Connection, topic_id: i64, partition: u32, start: u64, end: u64, ts: i64) -> Result<u64, StoreError> {
+    let mut st = conn.prepare_cached("SELECT ts FROM log_records WHERE pos = ?1")?;
+    let (mut lo, mut hi) = (start, end);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let t: Option<i64> = st.query_row([pos(topic_id, partition, mid)], |r| r.get(0)).optional()?;
+        match t {
+            Some(t) if t >= ts => hi = mid,
+            // A hole (deleted by retention between our reads) counts as "before".
+            _ => lo = mid + 1,
+        }
+    }
+    Ok(lo)
 }
 
 #[async_trait]
@@ -87,6 +159,12 @@ impl EventLog for EmbeddedLog {
         self.db
             .write(move |conn| {
                 let tx = conn.transaction()?;
+                if spec.partitions == 0 || spec.partitions > MAX_PARTITIONS {
+                    return Err(StoreError::Unsupported(format!(
+                        "topic `{}`: partitions must be between 1 and {MAX_PARTITIONS}",
+                        spec.name
+                    )));
+                }
                 let existing: Option<u32> = tx
                     .query_row("SELECT partitions FROM log_topics WHERE name = ?1", [&spec.name], |r| r.get(0))
                     .optional()?;
@@ -106,9 +184,13 @@ impl EventLog for EmbeddedLog {
                         )?;
                     }
                     None => {
+                        let id: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM log_topics", [], |r| r.get(0))?;
+                        if id >= MAX_TOPICS {
+                            return Err(StoreError::Unsupported(format!("the embedded log holds at most {} topics", MAX_TOPICS - 1)));
+                        }
                         tx.execute(
-                            "INSERT INTO log_topics (name, partitions, retention_us, created_at) VALUES (?1, ?2, ?3, ?4)",
-                            params![spec.name, spec.partitions, spec.retention.as_micros() as i64, now_micros()],
+                            "INSERT INTO log_topics (name, id, partitions, retention_us, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![spec.name, id, spec.partitions, spec.retention.as_micros() as i64, now_micros()],
                         )?;
                     }
                 }
@@ -130,22 +212,21 @@ impl EventLog for EmbeddedLog {
             .db
             .read(|conn| {
                 let mut topics = Vec::new();
-                let mut st = conn.prepare("SELECT name, retention_us FROM log_topics ORDER BY name")?;
-                let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+                let mut st = conn.prepare("SELECT name, id, retention_us FROM log_topics ORDER BY name")?;
+                let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?;
                 for row in rows {
-                    let (name, retention) = row?;
-                    let mut parts = conn.prepare_cached(
-                        "SELECT h.partition, h.next_offset, \
-                         (SELECT MIN(\"offset\") FROM log_records r WHERE r.topic = h.topic AND r.partition = h.partition) \
-                         FROM log_heads h WHERE h.topic = ?1 ORDER BY h.partition",
+                    let (name, id, retention) = row?;
+                    let mut heads = conn.prepare_cached(
+                        "SELECT partition, next_offset FROM log_heads WHERE topic = ?1 ORDER BY partition",
                     )?;
-                    let partitions = parts
-                        .query_map([&name], |r| {
-                            let end = r.get::<_, i64>(1)? as u64;
-                            let start = r.get::<_, Option<i64>>(2)?.map(|s| s as u64).unwrap_or(end);
-                            Ok(PartitionInfo { partition: r.get(0)?, start, end })
-                        })?
+                    let ends = heads
+                        .query_map([&name], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)? as u64)))?
                         .collect::<Result<Vec<_>, _>>()?;
+                    let mut partitions = Vec::with_capacity(ends.len());
+                    for (partition, end) in ends {
+                        let start = first_offset(conn, id, partition, end)?;
+                        partitions.push(PartitionInfo { partition, start, end });
+                    }
                     topics.push(TopicInfo { name, retention_secs: (retention / 1_000_000) as u64, partitions });
                 }
                 Ok(topics)
@@ -157,6 +238,7 @@ impl EventLog for EmbeddedLog {
         if appends.is_empty() {
             return Ok(());
         }
+        let appends: Vec<Append> = appends.into_iter().map(|a| Append { value: encode_value(a.value), ..a }).collect();
         self.db
             .write(move |conn| {
                 let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -171,16 +253,12 @@ impl EventLog for EmbeddedLog {
 
     async fn consumer(&self, topic: &str) -> Result<Box<dyn Consumer>, LogError> {
         let name = topic.to_string();
-        let partitions: Option<u32> = self
-            .db
-            .read(move |conn| {
-                Ok(conn.query_row("SELECT partitions FROM log_topics WHERE name = ?1", [name], |r| r.get(0)).optional()?)
-            })
-            .await?;
-        let partitions = partitions.ok_or_else(|| LogError::UnknownTopic(topic.to_string()))?;
+        let meta = self.db.read(move |conn| topic_meta(conn, &name)).await?;
+        let (topic_id, partitions) = meta.ok_or_else(|| LogError::UnknownTopic(topic.to_string()))?;
         Ok(Box::new(EmbeddedConsumer {
             db: self.db.clone(),
             topic: Arc::from(topic),
+            topic_id,
             positions: vec![0; partitions as usize],
             next_start: 0,
             appended: self.db.subscribe_appends(),
@@ -188,21 +266,27 @@ impl EventLog for EmbeddedLog {
     }
 
     async fn offsets_for_time(&self, topic: &str, ts_us: i64) -> Result<Vec<OffsetCommit>, LogError> {
-        let topic = topic.to_string();
-        Ok(self
+        let name = topic.to_string();
+        let unknown = LogError::UnknownTopic(topic.to_string());
+        let found = self
             .db
             .read(move |conn| {
-                let mut st = conn.prepare(
-                    "SELECT h.partition, COALESCE((SELECT MIN(\"offset\") FROM log_records r WHERE r.topic = h.topic \
-                     AND r.partition = h.partition AND r.ts >= ?2), h.next_offset) FROM log_heads h WHERE h.topic = ?1 \
-                     ORDER BY h.partition",
+                let Some((id, _)) = topic_meta(conn, &name)? else { return Ok(None) };
+                let mut heads = conn.prepare_cached(
+                    "SELECT partition, next_offset FROM log_heads WHERE topic = ?1 ORDER BY partition",
                 )?;
-                let rows = st.query_map(params![topic, ts_us], |r| {
-                    Ok(OffsetCommit { partition: r.get(0)?, next_offset: r.get::<_, i64>(1)? as u64 })
-                })?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+                let ends = heads
+                    .query_map([&name], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)? as u64)))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut out = Vec::with_capacity(ends.len());
+                for (p, end) in ends {
+                    let start = first_offset(conn, id, p, end)?;
+                    out.push(OffsetCommit { partition: p, next_offset: offset_at_time(conn, id, p, start, end, ts_us)? });
+                }
+                Ok(Some(out))
             })
-            .await?)
+            .await?;
+        found.ok_or(unknown)
     }
 
     async fn enforce_retention(&self) -> Result<u64, LogError> {
@@ -210,16 +294,31 @@ impl EventLog for EmbeddedLog {
             .db
             .write(|conn| {
                 let now = now_micros();
-                let n = conn.execute(
-                    "DELETE FROM log_records WHERE rowid IN (SELECT r.rowid FROM log_records r \
-                     JOIN log_topics t ON t.name = r.topic \
-                     WHERE r.ts < ?1 - t.retention_us \
-                     AND r.\"offset\" < COALESCE((SELECT MIN(o.next_offset) FROM consumer_offsets o \
-                        WHERE o.topic = r.topic AND o.partition = r.partition), 9223372036854775807) \
-                     LIMIT 50000)",
-                    [now],
-                )?;
-                Ok(n as u64)
+                let tx = conn.transaction()?;
+                let mut deleted = 0u64;
+                let parts: Vec<(String, i64, i64, u32, u64)> = tx
+                    .prepare(
+                        "SELECT t.name, t.id, t.retention_us, h.partition, h.next_offset FROM log_topics t \
+                         JOIN log_heads h ON h.topic = t.name",
+                    )?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, i64>(4)? as u64)))?
+                    .collect::<Result<_, _>>()?;
+                for (name, id, retention, p, end) in parts {
+                    // Never past what every consumer group of the topic has committed.
+                    let committed: Option<i64> = tx
+                        .prepare_cached("SELECT MIN(next_offset) FROM consumer_offsets WHERE topic = ?1 AND partition = ?2")?
+                        .query_row(params![name, p], |r| r.get(0))?;
+                    let start = first_offset(&tx, id, p, end)?;
+                    let expired = offset_at_time(&tx, id, p, start, end, now - retention)?;
+                    let cut = committed.map(|c| (c as u64).min(expired)).unwrap_or(expired);
+                    if cut > start {
+                        deleted += tx
+                            .prepare_cached("DELETE FROM log_records WHERE pos >= ?1 AND pos < ?2")?
+                            .execute(params![pos(id, p, start), pos(id, p, cut)])? as u64;
+                    }
+                }
+                tx.commit()?;
+                Ok(deleted)
             })
             .await?)
     }
@@ -228,6 +327,7 @@ impl EventLog for EmbeddedLog {
 struct EmbeddedConsumer {
     db: Arc<SqliteDb>,
     topic: Arc<str>,
+    topic_id: i64,
     positions: Vec<u64>,
     /// Partition to read first next time, rotated so that no partition starves.
     next_start: usize,
@@ -236,7 +336,7 @@ struct EmbeddedConsumer {
 
 impl EmbeddedConsumer {
     async fn fetch(&mut self, max: usize) -> Result<Vec<LogRecord>, LogError> {
-        let topic = self.topic.clone();
+        let (topic, id) = (self.topic.clone(), self.topic_id);
         let positions = self.positions.clone();
         let start = self.next_start;
         self.next_start = (self.next_start + 1) % positions.len().max(1);
@@ -245,29 +345,28 @@ impl EmbeddedConsumer {
             .read(move |conn| {
                 let mut out = Vec::new();
                 let mut st = conn.prepare_cached(
-                    "SELECT \"offset\", ts, key, value FROM log_records WHERE topic = ?1 AND partition = ?2 \
-                     AND \"offset\" >= ?3 ORDER BY \"offset\" LIMIT ?4",
+                    "SELECT pos, ts, key, value FROM log_records WHERE pos >= ?1 AND pos < ?2 ORDER BY pos LIMIT ?3",
                 )?;
                 for i in 0..positions.len() {
-                    let p = (start + i) % positions.len();
+                    let p = ((start + i) % positions.len()) as u32;
                     if out.len() >= max {
                         break;
                     }
-                    let rows = st.query_map(
-                        params![&*topic, p as u32, positions[p] as i64, (max - out.len()) as i64],
-                        |r| {
-                            Ok(LogRecord {
-                                topic: topic.clone(),
-                                partition: p as u32,
-                                offset: r.get::<_, i64>(0)? as u64,
-                                ts: r.get(1)?,
-                                key: r.get(2)?,
-                                value: r.get(3)?,
-                            })
-                        },
-                    )?;
+                    let (from, to) = (pos(id, p, positions[p as usize]), pos(id, p, 0) + OFFSET_MASK + 1);
+                    let rows = st.query_map(params![from, to, (max - out.len()) as i64], |r| {
+                        Ok(LogRecord {
+                            topic: topic.clone(),
+                            partition: p,
+                            offset: (r.get::<_, i64>(0)? & OFFSET_MASK) as u64,
+                            ts: r.get(1)?,
+                            key: r.get(2)?,
+                            value: r.get(3)?,
+                        })
+                    })?;
                     for row in rows {
-                        out.push(row?);
+                        let mut rec = row?;
+                        rec.value = decode_value(std::mem::take(&mut rec.value))?;
+                        out.push(rec);
                     }
                 }
                 Ok(out)

@@ -7,7 +7,7 @@
 //!
 //! Backends are chosen by URL in [`open`]: `embedded` (inside the SQLite store, default).
 
-pub(crate) mod embedded;
+pub mod embedded;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,6 +4,7 @@
 
 mod backoff;
 mod commit;
+mod committer;
 mod health;
 mod pipeline;
 mod source_runner;

@@ -110,6 +110,7 @@ impl Pipeline {
         let runner_cfg = RunnerConfig {
             batch_size: self.cfg.pipeline.batch_size,
             poll_wait: Duration::from_millis(self.cfg.pipeline.poll_wait_ms),
+            linger: Duration::from_millis(self.cfg.pipeline.linger_ms),
             concurrency: self.cfg.pipeline.concurrency,
             backoff: self.cfg.backoff(),
         };

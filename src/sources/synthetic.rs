@@ -22,6 +22,9 @@ const TEMPLATES: &[&str] = &[
     "${t} short interest keeps climbing",
 ];
 
+/// Items one poll hands over when running flat out.
+const MAX_ITEMS_PER_POLL: u64 = 1_000;
+
 pub struct SyntheticSource {
     name: String,
     items: u64,
@@ -102,11 +105,23 @@ impl Source for SyntheticSource {
             let due = t0 + Duration::from_secs_f64((done - n0) as f64 / rate);
             tokio::time::sleep_until(due.into()).await;
         }
-        let n = self.page_size.min(self.items - done);
+        // Paced: one page per poll. Flat out: several pages per poll, as a bulk replay
+        // would hand over, so one commit carries up to MAX_ITEMS_PER_POLL items.
+        let pages = if self.rate.is_some() { 1 } else { (MAX_ITEMS_PER_POLL / self.page_size).max(1) };
         let now = chrono::Utc::now().timestamp();
-        let children: Vec<serde_json::Value> = (done..done + n).map(|s| post(s, now)).collect();
-        let body = json!({"kind": "Listing", "data": {"after": null, "dist": n, "modhash": null, "children": children, "before": null}});
-        let payload = Payload { format: "reddit".into(), body: serde_json::to_vec(&body).expect("json"), meta: Default::default() };
-        Ok(Poll::Payloads { payloads: vec![payload], cursor: (done + n).to_string() })
+        let mut payloads = Vec::new();
+        let mut at = done;
+        for _ in 0..pages {
+            if at >= self.items {
+                break;
+            }
+            let n = self.page_size.min(self.items - at);
+            let children: Vec<serde_json::Value> = (at..at + n).map(|s| post(s, now)).collect();
+            let body =
+                json!({"kind": "Listing", "data": {"after": null, "dist": n, "modhash": null, "children": children, "before": null}});
+            payloads.push(Payload { format: "reddit".into(), body: serde_json::to_vec(&body).expect("json"), meta: Default::default() });
+            at += n;
+        }
+        Ok(Poll::Payloads { payloads, cursor: at.to_string() })
     }
 }

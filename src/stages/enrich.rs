@@ -8,7 +8,7 @@ use crate::enrich::Chain;
 use crate::error::StageError;
 use crate::log::{LogRecord, TOPIC_CONTENT, TOPIC_ENRICHED};
 use crate::model::Content;
-use crate::store::{Append, Write};
+use crate::store::{Append, StoredContent, Write};
 
 pub struct EnrichStage {
     chain: Chain,
@@ -37,10 +37,10 @@ impl Stage for EnrichStage {
         item.tickers.clear();
         item.enrichments.clear();
         self.chain.run(&mut item).map_err(StageError::poison)?;
-        let value = serde_json::to_vec(&item).map_err(|e| StageError::fatal(e.to_string()))?;
+        let stored = StoredContent::new(item);
         Ok(Effects {
-            outputs: vec![Append { topic: TOPIC_ENRICHED.into(), key: record.key.clone(), value }],
-            writes: vec![Write::UpsertContent(Box::new(item))],
+            outputs: vec![Append { topic: TOPIC_ENRICHED.into(), key: record.key.clone(), value: stored.doc.clone().into_bytes() }],
+            writes: vec![Write::UpsertContent(Box::new(stored))],
             rejects: Vec::new(),
         })
     }

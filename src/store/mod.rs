@@ -45,7 +45,29 @@ pub struct Append {
 /// idempotently (upserts on deterministic ids).
 #[derive(Debug, Clone)]
 pub enum Write {
-    UpsertContent(Box<Content>),
+    UpsertContent(Box<StoredContent>),
+}
+
+impl Write {
+    /// An upsert of `c`, serialized once here (the same bytes can also go on a topic).
+    pub fn content(c: Content) -> Write {
+        Write::UpsertContent(Box::new(StoredContent::new(c)))
+    }
+}
+
+/// An item with its JSON document, so that the bytes stored and the bytes appended to
+/// the `enriched` topic are produced by one serialization.
+#[derive(Debug, Clone)]
+pub struct StoredContent {
+    pub content: Content,
+    pub doc: String,
+}
+
+impl StoredContent {
+    pub fn new(content: Content) -> StoredContent {
+        let doc = serde_json::to_string(&content).expect("Content always serializes");
+        StoredContent { content, doc }
+    }
 }
 
 /// A record that failed for its own reasons.

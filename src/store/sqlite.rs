@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
     Commit, ContentQuery, DeadLetter, OffsetCommit, SqliteDb, Store, StoreCounts, StoreError, StoredDeadLetter, Write,
@@ -13,23 +14,113 @@ use crate::model::{Content, from_micros, now_micros, to_micros};
 
 pub struct SqliteStore {
     db: Arc<SqliteDb>,
+    /// Commits wait here for the group writer.
+    queue: mpsc::Sender<Job>,
 }
+
+/// One caller's commit and where to send its outcome.
+struct Job {
+    commit: Commit,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Most rows one group transaction takes on: bounds the transaction and how long a
+/// commit that arrives during it waits.
+const GROUP_MAX_ROWS: usize = 5_000;
 
 impl SqliteStore {
     pub fn new(db: Arc<SqliteDb>) -> Self {
-        SqliteStore { db }
+        let (queue, rx) = mpsc::channel(256);
+        let writer_db = db.clone();
+        std::thread::Builder::new()
+            .name("sigflow-writer".into())
+            .spawn(move || group_writer(writer_db, rx))
+            .expect("spawning the store's writer thread");
+        SqliteStore { db, queue }
+    }
+}
+
+fn rows_of(c: &Commit) -> usize {
+    c.appends.len() + c.writes.len() + c.dead_letters.len() + c.offsets.len() + c.cursors.len()
+}
+
+/// Group commit. SQLite has one writer, and what a transaction costs is mostly fixed
+/// (pages rewritten into the WAL), so every commit already waiting — a source's raw
+/// events, normalize's batch, enrich's batch — goes into one transaction. Each commit
+/// runs inside its own savepoint: one that fails is rolled back alone and told so,
+/// the others still land; each remains all-or-nothing. Under light load a group is one
+/// commit, so nobody waits for company.
+fn group_writer(db: Arc<SqliteDb>, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut rows = rows_of(&first.commit);
+        let mut jobs = vec![first];
+        while rows < GROUP_MAX_ROWS {
+            match rx.try_recv() {
+                Ok(j) => {
+                    rows += rows_of(&j.commit);
+                    jobs.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        let results = db.with_writer(|conn| Ok(apply_group(conn, &jobs))).unwrap_or_else(|e| {
+            let e = e.to_string();
+            jobs.iter().map(|_| Err(StoreError::Join(e.clone()))).collect()
+        });
+        if jobs.iter().zip(&results).any(|(j, r)| r.is_ok() && !j.commit.appends.is_empty()) {
+            db.notify_appended();
+        }
+        for (j, r) in jobs.into_iter().zip(results) {
+            let _ = j.done.send(r);
+        }
+    }
+}
+
+fn apply_group(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<(), StoreError>> {
+    let t = std::time::Instant::now();
+    let mut tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return jobs.iter().map(|_| Err(dup(&e))).collect(),
+    };
+    let now = now_micros();
+    let mut results: Vec<Result<(), StoreError>> = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        let r = (|| {
+            let sp = tx.savepoint()?;
+            apply_commit(&sp, &j.commit, now)?;
+            sp.commit()?;
+            Ok(())
+        })();
+        results.push(r);
+    }
+    if let Err(e) = tx.commit() {
+        for r in results.iter_mut().filter(|r| r.is_ok()) {
+            *r = Err(dup(&e));
+        }
+    }
+    metrics::histogram!("sigflow_store_commit_seconds").record(t.elapsed().as_secs_f64());
+    metrics::histogram!("sigflow_store_commit_rows").record(jobs.iter().map(|j| rows_of(&j.commit)).sum::<usize>() as f64);
+    metrics::histogram!("sigflow_store_group_commits").record(jobs.len() as f64);
+    results
+}
+
+/// The same failure for every commit of a group (rusqlite errors are not Clone).
+fn dup(e: &rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, m) => StoreError::Sqlite(rusqlite::Error::SqliteFailure(*f, m.clone())),
+        other => StoreError::Corrupt(other.to_string()),
     }
 }
 
 /// Applies one [`Commit`] inside an open transaction. Public to the crate so the bench
 /// can measure the same write path without the rest of the pipeline.
-pub(crate) fn apply_commit(tx: &Transaction, c: &Commit, now: i64) -> Result<(), StoreError> {
+pub(crate) fn apply_commit(tx: &Connection, c: &Commit, now: i64) -> Result<(), StoreError> {
     if !c.appends.is_empty() {
         crate::log::embedded::append_in_tx(tx, &c.appends, now)?;
     }
     for w in &c.writes {
         match w {
-            Write::UpsertContent(content) => upsert_content(tx, content, now)?,
+            Write::UpsertContent(sc) => upsert_content(tx, &sc.content, &sc.doc, now)?,
         }
     }
     if !c.dead_letters.is_empty() {
@@ -69,7 +160,7 @@ pub(crate) fn apply_commit(tx: &Transaction, c: &Commit, now: i64) -> Result<(),
     Ok(())
 }
 
-fn write_offsets(tx: &Transaction, group: &str, topic: &str, offsets: &[OffsetCommit], now: i64) -> Result<(), StoreError> {
+fn write_offsets(tx: &Connection, group: &str, topic: &str, offsets: &[OffsetCommit], now: i64) -> Result<(), StoreError> {
     let mut st = tx.prepare_cached(
         "INSERT INTO consumer_offsets (grp, topic, partition, next_offset, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT(grp, topic, partition) DO UPDATE SET next_offset = excluded.next_offset, \
@@ -85,8 +176,7 @@ fn write_offsets(tx: &Transaction, group: &str, topic: &str, offsets: &[OffsetCo
 /// the latest harvest (ties broken by lake key), the observation time is the earliest
 /// seen. So a replay, or two harvests processed in either order on different
 /// partitions, always converge on the same row, and identical input changes nothing.
-pub(crate) fn upsert_content(tx: &Transaction, c: &Content, now: i64) -> Result<(), StoreError> {
-    let doc = serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+pub(crate) fn upsert_content(tx: &Connection, c: &Content, doc: &str, now: i64) -> Result<(), StoreError> {
     let id = c.id.to_string();
     let happened = to_micros(c.happened_at);
     let observed = to_micros(c.observed_at);
@@ -118,7 +208,7 @@ pub(crate) fn upsert_content(tx: &Transaction, c: &Content, now: i64) -> Result<
         }
         Some((first_seen, harvested, lake_key, old_doc)) => {
             let wins = (observed, c.lake_key.as_str()) > (harvested, lake_key.as_str())
-                || (observed == harvested && c.lake_key == lake_key && doc != old_doc);
+                || (observed == harvested && c.lake_key == lake_key && doc != old_doc.as_str());
             if !wins {
                 if observed < first_seen {
                     tx.prepare_cached("UPDATE contents SET observed_at = ?2 WHERE id = ?1")?.execute(params![id, observed])?;
@@ -141,7 +231,15 @@ pub(crate) fn upsert_content(tx: &Transaction, c: &Content, now: i64) -> Result<
                 c.lake_key,
                 doc
             ])?;
-            tx.prepare_cached("DELETE FROM content_tickers WHERE content_id = ?1")?.execute([&id])?;
+            // The old document says which ticker rows to remove: no index on content_id
+            // needed, which would cost a random-page write per item on every insert.
+            let old: Content = serde_json::from_str(&old_doc).map_err(|e| StoreError::Corrupt(format!("content doc: {e}")))?;
+            let mut del = tx.prepare_cached(
+                "DELETE FROM content_tickers WHERE ticker = ?1 AND happened_at = ?2 AND content_id = ?3",
+            )?;
+            for t in &old.tickers {
+                del.execute(params![t, to_micros(old.happened_at), id])?;
+            }
         }
     }
     let mut ins = tx.prepare_cached(
@@ -166,23 +264,16 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+    async fn commit(&self, mut commit: Commit) -> Result<(), StoreError> {
         if commit.is_empty() {
             return Ok(());
         }
-        let appended = !commit.appends.is_empty();
-        self.db
-            .write(move |conn| {
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                apply_commit(&tx, &commit, now_micros())?;
-                tx.commit()?;
-                Ok(())
-            })
-            .await?;
-        if appended {
-            self.db.notify_appended();
+        for a in &mut commit.appends {
+            a.value = crate::log::embedded::encode_value(std::mem::take(&mut a.value));
         }
-        Ok(())
+        let (done, result) = oneshot::channel();
+        self.queue.send(Job { commit, done }).await.map_err(|_| StoreError::Join("the store's writer has stopped".into()))?;
+        result.await.map_err(|_| StoreError::Join("the store's writer has stopped".into()))?
     }
 
     async fn offsets(&self, group: &str, topic: &str) -> Result<Vec<OffsetCommit>, StoreError> {

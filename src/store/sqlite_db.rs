@@ -5,7 +5,9 @@
 //! which is what lets a stage's log appends, results and offsets be one transaction.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -38,6 +40,20 @@ pub struct SqliteDb {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     appended: watch::Sender<u64>,
+    /// Tells the checkpoint thread to stop when the database handle goes away.
+    stop_checkpointer: Arc<AtomicBool>,
+}
+
+/// How often the background thread moves WAL pages into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// Fallback: if the background thread could not keep up, the writer checkpoints itself
+/// once the WAL holds this many pages (~256 MiB), so the WAL stays bounded.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 65_536;
+
+impl Drop for SqliteDb {
+    fn drop(&mut self) {
+        self.stop_checkpointer.store(true, Ordering::Relaxed);
+    }
 }
 
 impl SqliteDb {
@@ -48,23 +64,47 @@ impl SqliteDb {
         let mut writer = Self::connect(path, opts)?;
         migrate(&mut writer)?;
         let (appended, _) = watch::channel(0);
+        let stop_checkpointer = Arc::new(AtomicBool::new(false));
+        Self::spawn_checkpointer(Self::connect(path, opts)?, stop_checkpointer.clone())?;
         Ok(SqliteDb {
             path: path.to_path_buf(),
             opts: opts.clone(),
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             appended,
+            stop_checkpointer,
         })
+    }
+
+    /// Checkpoints run on their own connection and thread. A checkpoint is where WAL
+    /// mode pays its fsyncs; done inside a commit it would stall the one writer (and
+    /// every stage behind it) for the length of an fsync. PASSIVE never blocks writers.
+    fn spawn_checkpointer(conn: Connection, stop: Arc<AtomicBool>) -> Result<(), StoreError> {
+        std::thread::Builder::new()
+            .name("sigflow-checkpoint".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        tracing::debug!(error = %e, "background checkpoint skipped");
+                    }
+                }
+            })?;
+        Ok(())
     }
 
     fn connect(path: &Path, opts: &SqliteOptions) -> Result<Connection, StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(opts.busy_timeout)?;
+        conn.pragma_update(None, "page_size", 8192)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", if opts.synchronous_full { "FULL" } else { "NORMAL" })?;
         conn.pragma_update(None, "cache_size", -(opts.cache_kib as i64))?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+        // After a checkpoint resets the WAL, keep the file from staying at its peak size.
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         Ok(conn)
     }
 

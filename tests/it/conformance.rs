@@ -200,8 +200,8 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
         offsets: vec![OffsetCommit { partition: 0, next_offset: 3 }],
         appends: if transactional { vec![rec("out", "a", "1")] } else { vec![] },
         writes: vec![
-            Write::UpsertContent(Box::new(item("a", "$TSLA up", 1))),
-            Write::UpsertContent(Box::new(item("b", "flat", 2))),
+            Write::content(item("a", "$TSLA up", 1)),
+            Write::content(item("b", "flat", 2)),
         ],
         dead_letters: vec![dl(2)],
         cursors: vec![("src".into(), "c1".into())],
@@ -217,7 +217,7 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
             group: Some(("s".into(), "in".into())),
             offsets: vec![OffsetCommit { partition: 0, next_offset: 9 }],
             appends: vec![rec("no-such-topic", "k", "v")],
-            writes: vec![Write::UpsertContent(Box::new(item("c", "never", 3)))],
+            writes: vec![Write::content(item("c", "never", 3))],
             dead_letters: vec![dl(8)],
             cursors: vec![("src".into(), "c9".into())],
         };
@@ -231,13 +231,13 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
     // Idempotent upserts: the same document changes nothing; a newer harvest replaces the
     // document but keeps the first observation time.
     let a = store.content(&content_id("reddit", "a").to_string()).await.map_err(e)?.ok_or("a stored")?;
-    store.commit(Commit { writes: vec![Write::UpsertContent(Box::new(item("a", "$TSLA up", 1)))], ..Default::default() })
+    store.commit(Commit { writes: vec![Write::content(item("a", "$TSLA up", 1))], ..Default::default() })
         .await
         .map_err(e)?;
     assert_eq!(store.content(&a.id.to_string()).await.map_err(e)?.unwrap(), a);
     let mut newer = item("a", "$TSLA up, edited", 1);
     newer.observed_at = a.observed_at + chrono::Duration::hours(1);
-    store.commit(Commit { writes: vec![Write::UpsertContent(Box::new(newer))], ..Default::default() }).await.map_err(e)?;
+    store.commit(Commit { writes: vec![Write::content(newer)], ..Default::default() }).await.map_err(e)?;
     let a2 = store.content(&a.id.to_string()).await.map_err(e)?.unwrap();
     assert_eq!(a2.text, "$TSLA up, edited");
     assert_eq!(a2.observed_at, a.observed_at, "first observation is kept");
@@ -250,11 +250,11 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
     new.lake_key = "reddit/raw/2026/11/01/k2.json".into();
     new.observed_at = old.observed_at + chrono::Duration::hours(2);
     for first in [new.clone(), old.clone()] {
-        store.commit(Commit { writes: vec![Write::UpsertContent(Box::new(first))], ..Default::default() }).await.map_err(e)?;
+        store.commit(Commit { writes: vec![Write::content(first)], ..Default::default() }).await.map_err(e)?;
     }
     let o = store.content(&old.id.to_string()).await.map_err(e)?.unwrap();
     assert_eq!((o.text.as_str(), o.observed_at), ("new harvest", old.observed_at));
-    store.commit(Commit { writes: vec![Write::UpsertContent(Box::new(new.clone()))], ..Default::default() }).await.map_err(e)?;
+    store.commit(Commit { writes: vec![Write::content(new.clone())], ..Default::default() }).await.map_err(e)?;
     assert_eq!(store.content(&old.id.to_string()).await.map_err(e)?.unwrap(), o, "re-applying changes nothing");
 
     // Queries: newest first, filters, keyset paging.

@@ -20,7 +20,7 @@ fn outcome(dir: &TestDir) -> Outcome {
     let conn = db(&dir.db());
     let mut st = conn.prepare("SELECT stage, error FROM dlq ORDER BY stage, error").unwrap();
     let dlq = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
-    let mut st = conn.prepare("SELECT topic, COUNT(*) FROM log_records GROUP BY topic ORDER BY topic").unwrap();
+    let mut st = conn.prepare("SELECT topic, COUNT(*) FROM log GROUP BY topic ORDER BY topic").unwrap();
     let log = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
     // Every stage's committed position equals its input partition's end.
     let lagging = count(

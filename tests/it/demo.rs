@@ -175,7 +175,7 @@ fn demo_resumes_where_it_stopped() {
     let conn = db(&dir.db());
     assert_eq!(stored_ids(&conn), expected_ids());
     // Every payload appended to `raw` exactly once across both runs.
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM log_records WHERE topic='raw'"), 65);
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM log WHERE topic='raw'"), 65);
 }
 
 fn sigterm(pid: u32) {

@@ -32,7 +32,7 @@ fn replaying_normalize_from_offset_zero_changes_nothing() {
     let dir = TestDir::new("replay");
     demo_to_idle(&dir, &[]);
     let before = snapshot(&dir);
-    let content_records = count(&db(&dir.db()), "SELECT COUNT(*) FROM log_records WHERE topic='content'");
+    let content_records = count(&db(&dir.db()), "SELECT COUNT(*) FROM log WHERE topic='content'");
 
     let out = run_ok(sigflow().args(["replay", "--stage", "normalize", "--from-offset", "0", "--data-dir"]).arg(dir.data()));
     assert!(String::from_utf8_lossy(&out.stderr).contains("1200 items stored, 9 dead letters"));
@@ -41,7 +41,7 @@ fn replaying_normalize_from_offset_zero_changes_nothing() {
     assert_eq!(before.0.len(), 1200);
     assert_same(&before, &after);
     // The stage really ran again: it re-emitted every item (downstream upserts absorbed them).
-    let again = count(&db(&dir.db()), "SELECT COUNT(*) FROM log_records WHERE topic='content'");
+    let again = count(&db(&dir.db()), "SELECT COUNT(*) FROM log WHERE topic='content'");
     assert_eq!(again, 2 * content_records);
 
     // Enrich from a time before everything: also a no-op on the store.
