@@ -96,15 +96,31 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
 fn orchestrate(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let (dir, cleanup) = match &a.dir {
         Some(d) => (d.clone(), false),
-        None => (std::env::temp_dir().join(format!("sigflow-bench-{}", uuid::Uuid::now_v7())), true),
+        None => (
+            std::env::temp_dir().join(format!("sigflow-bench-{}", uuid::Uuid::now_v7())),
+            true,
+        ),
     };
     std::fs::create_dir_all(&dir)?;
     let child = |phase: &str, items: u64, extra: &[String]| -> anyhow::Result<PhaseResult> {
         let sub = dir.join(format!("{phase}-{items}"));
         eprintln!("bench: {phase} with {items} items …");
         let out = std::process::Command::new(std::env::current_exe()?)
-            .args(["bench", "--phase", phase, "--items", &items.to_string(), "--page-size", &a.page_size.to_string()])
-            .args(["--rate", &a.rate.to_string(), "--latency-secs", &a.latency_secs.to_string()])
+            .args([
+                "bench",
+                "--phase",
+                phase,
+                "--items",
+                &items.to_string(),
+                "--page-size",
+                &a.page_size.to_string(),
+            ])
+            .args([
+                "--rate",
+                &a.rate.to_string(),
+                "--latency-secs",
+                &a.latency_secs.to_string(),
+            ])
             .arg("--dir")
             .arg(&sub)
             .args(extra)
@@ -116,7 +132,8 @@ fn orchestrate(a: BenchArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("bench phase {phase} failed ({})", out.status);
         }
         let line = String::from_utf8_lossy(&out.stdout);
-        let r: PhaseResult = serde_json::from_str(line.trim()).with_context(|| format!("phase {phase} printed `{line}`"))?;
+        let r: PhaseResult = serde_json::from_str(line.trim())
+            .with_context(|| format!("phase {phase} printed `{line}`"))?;
         let _ = std::fs::remove_dir_all(&sub);
         Ok(r)
     };
@@ -138,31 +155,73 @@ fn orchestrate(a: BenchArgs) -> anyhow::Result<ExitCode> {
                 "e2e_over_limit": ratio, "rss_growth": rss_growth, "offered_rate": a.rate})
         );
     } else {
-        let ms = |v: Option<f64>| v.map(|x| format!("{x:.1} ms")).unwrap_or_else(|| "-".into());
+        let ms = |v: Option<f64>| {
+            v.map(|x| format!("{x:.1} ms"))
+                .unwrap_or_else(|| "-".into())
+        };
         println!("sigflow bench — embedded pipeline (SQLite store + embedded log + file lake)");
         println!("{:<44} {:>14} {:>11} {:>11}", "", "items/s", "p50", "p99");
-        println!("{:<44} {:>14.0} {:>11} {:>11}", format!("limit: batched upsert, same rows ({} items)", limit.items), limit.per_sec, "-", "-");
-        println!("{:<44} {:>14.0} {:>11} {:>11}", "limit + the 2 log records per item", limit_log.per_sec, "-", "-");
-        println!("{:<44} {:>14.0} {:>11} {:>11}", format!("e2e: source→…→store, max speed ({} items)", e2e.items), e2e.per_sec, ms(e2e.p50_ms), ms(e2e.p99_ms));
-        println!("{:<44} {:>14.0} {:>11} {:>11}", format!("latency: offered {:.0} items/s for {} s", a.rate, a.latency_secs), latency.per_sec, ms(latency.p50_ms), ms(latency.p99_ms));
+        println!(
+            "{:<44} {:>14.0} {:>11} {:>11}",
+            format!("limit: batched upsert, same rows ({} items)", limit.items),
+            limit.per_sec,
+            "-",
+            "-"
+        );
+        println!(
+            "{:<44} {:>14.0} {:>11} {:>11}",
+            "limit + the 2 log records per item", limit_log.per_sec, "-", "-"
+        );
+        println!(
+            "{:<44} {:>14.0} {:>11} {:>11}",
+            format!("e2e: source→…→store, max speed ({} items)", e2e.items),
+            e2e.per_sec,
+            ms(e2e.p50_ms),
+            ms(e2e.p99_ms)
+        );
+        println!(
+            "{:<44} {:>14.0} {:>11} {:>11}",
+            format!(
+                "latency: offered {:.0} items/s for {} s",
+                a.rate, a.latency_secs
+            ),
+            latency.per_sec,
+            ms(latency.p50_ms),
+            ms(latency.p99_ms)
+        );
         println!();
         println!("e2e / limit = {:.0}%   (target ≥ 50%)", ratio * 100.0);
-        println!("p99 ingest→stored at {:.0} items/s = {}   (target ≤ 50 ms)", a.rate, ms(latency.p99_ms));
+        println!(
+            "p99 ingest→stored at {:.0} items/s = {}   (target ≤ 50 ms)",
+            a.rate,
+            ms(latency.p99_ms)
+        );
         println!(
             "peak RSS: {:.1} MiB at {} items, {:.1} MiB at {} items ({}×): growth ×{:.2}   (target: flat)",
             e2e.peak_rss_mib, e2e.items, big.peak_rss_mib, big.items, a.scale, rss_growth
         );
-        println!("stored: {}/{} , {}/{} , {}/{} (e2e, latency, scaled)", e2e.stored, e2e.items, latency.stored, latency.items, big.stored, big.items);
+        println!(
+            "stored: {}/{} , {}/{} , {}/{} (e2e, latency, scaled)",
+            e2e.stored, e2e.items, latency.stored, latency.items, big.stored, big.items
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// The ceiling: the same rows the pipeline stores, upserted in batches of the pipeline's
 /// batch size, each batch one transaction, timing only the inserts.
-async fn limit(dir: &Path, items: u64, page_size: u64, with_log: bool) -> anyhow::Result<PhaseResult> {
+async fn limit(
+    dir: &Path,
+    items: u64,
+    page_size: u64,
+    with_log: bool,
+) -> anyhow::Result<PhaseResult> {
     std::fs::create_dir_all(dir)?;
     let cfg = bench_config(dir, None, items, page_size)?;
-    let db = std::sync::Arc::new(SqliteDb::open(&dir.join("limit.db"), &cfg.sqlite_options())?);
+    let db = std::sync::Arc::new(SqliteDb::open(
+        &dir.join("limit.db"),
+        &cfg.sqlite_options(),
+    )?);
     if with_log {
         let log = crate::log::EmbeddedLog::new(db.clone());
         for t in crate::log::TOPICS {
@@ -194,10 +253,16 @@ async fn limit(dir: &Path, items: u64, page_size: u64, with_log: bool) -> anyhow
             ]),
         })
         .map_err(anyhow::Error::msg)?;
-        let crate::sources::Poll::Payloads { payloads, .. } = src.poll(Some(&done.to_string())).await? else {
+        let crate::sources::Poll::Payloads { payloads, .. } =
+            src.poll(Some(&done.to_string())).await?
+        else {
             anyhow::bail!("synthetic source produced nothing");
         };
-        let cx = RawContext { fetched_by: "bench", lake_key: "bench/raw/x.json", observed_at: observed };
+        let cx = RawContext {
+            fetched_by: "bench",
+            lake_key: "bench/raw/x.json",
+            observed_at: observed,
+        };
         let mut rows = Vec::with_capacity(n as usize);
         for item in reddit.normalize(&payloads[0].body, &cx)? {
             let mut c = item.map_err(|e| anyhow::anyhow!(e.error))?;
@@ -208,10 +273,12 @@ async fn limit(dir: &Path, items: u64, page_size: u64, with_log: bool) -> anyhow
             rows.iter()
                 .flat_map(|r| {
                     let key = Some(r.content.id.to_string().into_bytes());
-                    [crate::log::TOPIC_CONTENT, crate::log::TOPIC_ENRICHED].map(|topic| crate::store::Append {
-                        topic: topic.to_string(),
-                        key: key.clone(),
-                        value: crate::log::embedded::encode_value(r.doc.clone().into_bytes()),
+                    [crate::log::TOPIC_CONTENT, crate::log::TOPIC_ENRICHED].map(|topic| {
+                        crate::store::Append {
+                            topic: topic.to_string(),
+                            key: key.clone(),
+                            value: crate::log::embedded::encode_value(r.doc.clone().into_bytes()),
+                        }
                     })
                 })
                 .collect()
@@ -233,7 +300,11 @@ async fn limit(dir: &Path, items: u64, page_size: u64, with_log: bool) -> anyhow
     })
 }
 
-fn db_write(db: &SqliteDb, rows: Vec<crate::store::StoredContent>, appends: Vec<crate::store::Append>) -> anyhow::Result<()> {
+fn db_write(
+    db: &SqliteDb,
+    rows: Vec<crate::store::StoredContent>,
+    appends: Vec<crate::store::Append>,
+) -> anyhow::Result<()> {
     db.with_writer(|conn| {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let now = crate::model::now_micros();
@@ -249,7 +320,12 @@ fn db_write(db: &SqliteDb, rows: Vec<crate::store::StoredContent>, appends: Vec<
     Ok(())
 }
 
-async fn pipeline_phase(dir: &Path, items: u64, rate: Option<f64>, page_size: u64) -> anyhow::Result<PhaseResult> {
+async fn pipeline_phase(
+    dir: &Path,
+    items: u64,
+    rate: Option<f64>,
+    page_size: u64,
+) -> anyhow::Result<PhaseResult> {
     std::fs::create_dir_all(dir)?;
     let cfg = bench_config(dir, rate, items, page_size)?;
     crate::telemetry::init_logging("text", &cfg.logging.level);
@@ -257,17 +333,28 @@ async fn pipeline_phase(dir: &Path, items: u64, rate: Option<f64>, page_size: u6
     let db_path = dir.join("sigflow.db");
     let pipeline = Pipeline::build(cfg).await?;
     let t = Instant::now();
-    let opts = RunOptions { exit_when_idle: true, start_sources: true, start_api: false, on_listen: None };
+    let opts = RunOptions {
+        exit_when_idle: true,
+        start_sources: true,
+        start_api: false,
+        on_listen: None,
+    };
     let summary = pipeline.run(opts, std::future::pending()).await?;
     let secs = t.elapsed().as_secs_f64();
     if std::env::var_os("SIGFLOW_BENCH_METRICS").is_some() {
-        for l in crate::telemetry::render_metrics().lines().filter(|l| l.contains("_sum") || l.contains("_count")) {
+        for l in crate::telemetry::render_metrics()
+            .lines()
+            .filter(|l| l.contains("_sum") || l.contains("_count"))
+        {
             eprintln!("{l}");
         }
     }
     let mut lat = latencies_ms(&db_path)?;
     lat.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| (!lat.is_empty()).then(|| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1]);
+    let pct = |p: f64| {
+        (!lat.is_empty())
+            .then(|| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1])
+    };
     Ok(PhaseResult {
         items,
         secs,
@@ -280,11 +367,19 @@ async fn pipeline_phase(dir: &Path, items: u64, rate: Option<f64>, page_size: u6
     })
 }
 
-fn bench_config(dir: &Path, rate: Option<f64>, items: u64, page_size: u64) -> anyhow::Result<Config> {
+fn bench_config(
+    dir: &Path,
+    rate: Option<f64>,
+    items: u64,
+    page_size: u64,
+) -> anyhow::Result<Config> {
     let mut cfg = Config::load(
         None,
         std::env::vars(),
-        &[("data_dir", toml::Value::String(dir.display().to_string())), ("api.enabled", toml::Value::Boolean(false))],
+        &[
+            ("data_dir", toml::Value::String(dir.display().to_string())),
+            ("api.enabled", toml::Value::Boolean(false)),
+        ],
     )?;
     let rate = match rate {
         Some(r) => toml::Value::Float(r),
@@ -296,7 +391,10 @@ fn bench_config(dir: &Path, rate: Option<f64>, items: u64, page_size: u64) -> an
         enabled: true,
         options: toml::Table::from_iter([
             ("items".to_string(), toml::Value::Integer(items as i64)),
-            ("page_size".to_string(), toml::Value::Integer(page_size as i64)),
+            (
+                "page_size".to_string(),
+                toml::Value::Integer(page_size as i64),
+            ),
             ("rate".to_string(), rate),
         ]),
     }];
@@ -307,7 +405,9 @@ fn latencies_ms(db: &Path) -> anyhow::Result<Vec<f64>> {
     let conn = rusqlite::Connection::open(db)?;
     let mut st = conn.prepare("SELECT stored_at - observed_at FROM contents")?;
     let rows = st.query_map([], |r| r.get::<_, i64>(0))?;
-    Ok(rows.map(|r| r.map(|us| us as f64 / 1000.0)).collect::<Result<Vec<_>, _>>()?)
+    Ok(rows
+        .map(|r| r.map(|us| us as f64 / 1000.0))
+        .collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), MiB; 0 where unknown.

@@ -94,7 +94,12 @@ pub struct ConfigErrors(pub Vec<String>);
 
 impl std::fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{} configuration problem{}:", self.0.len(), if self.0.len() == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{} configuration problem{}:",
+            self.0.len(),
+            if self.0.len() == 1 { "" } else { "s" }
+        )?;
         for e in &self.0 {
             writeln!(f, "  - {e}")?;
         }
@@ -105,7 +110,17 @@ impl std::fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 const TOP_LEVEL: &[&str] = &[
-    "data_dir", "store", "log", "lake", "api", "pipeline", "topics", "sqlite", "lake_files", "enrich", "logging",
+    "data_dir",
+    "store",
+    "log",
+    "lake",
+    "api",
+    "pipeline",
+    "topics",
+    "sqlite",
+    "lake_files",
+    "enrich",
+    "logging",
     "sources",
 ];
 
@@ -117,17 +132,22 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &[(&str, toml::Value)],
     ) -> Result<Config, ConfigErrors> {
-        let mut root: toml::Table = DEFAULT_CONFIG.parse().expect("built-in default.toml parses");
+        let mut root: toml::Table = DEFAULT_CONFIG
+            .parse()
+            .expect("built-in default.toml parses");
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| ConfigErrors(vec![format!("{}: cannot read: {e}", path.display())]))?;
-            let user: toml::Table =
-                text.parse().map_err(|e| ConfigErrors(vec![format!("{}: not valid TOML: {e}", path.display())]))?;
+            let user: toml::Table = text.parse().map_err(|e| {
+                ConfigErrors(vec![format!("{}: not valid TOML: {e}", path.display())])
+            })?;
             merge(&mut root, user);
         }
         let mut errors = Vec::new();
         for (k, v) in env {
-            let Some(rest) = k.strip_prefix(ENV_PREFIX) else { continue };
+            let Some(rest) = k.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
             let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
             if path.iter().any(|p| p.is_empty()) {
                 errors.push(format!("environment {k}: empty key segment"));
@@ -145,7 +165,10 @@ impl Config {
     fn from_table(root: toml::Table, mut errors: Vec<String>) -> Result<Config, ConfigErrors> {
         for k in root.keys() {
             if !TOP_LEVEL.contains(&k.as_str()) {
-                errors.push(format!("{k}: unknown key (known: {})", TOP_LEVEL.join(", ")));
+                errors.push(format!(
+                    "{k}: unknown key (known: {})",
+                    TOP_LEVEL.join(", ")
+                ));
             }
         }
         let data_dir: Option<String> = section(&root, "data_dir", &mut errors);
@@ -162,13 +185,21 @@ impl Config {
         let sources = sources(root.get("sources"), &mut errors);
 
         let data_dir = data_dir.map(PathBuf::from);
-        let dd = data_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default();
+        let dd = data_dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
         let expand = |s: Option<String>| s.map(|s| s.replace("{data_dir}", &dd));
         let (store, log, lake) = (expand(store), expand(log), expand(lake));
 
         if let Some(s) = &store {
-            if !s.starts_with("sqlite://") && !s.starts_with("postgres://") && !s.starts_with("postgresql://") {
-                errors.push(format!("store: unsupported URL `{s}` (expected sqlite://PATH)"));
+            if !s.starts_with("sqlite://")
+                && !s.starts_with("postgres://")
+                && !s.starts_with("postgresql://")
+            {
+                errors.push(format!(
+                    "store: unsupported URL `{s}` (expected sqlite://PATH)"
+                ));
             } else if s.starts_with("postgres") {
                 errors.push(format!("store: `{s}` needs distributed mode, which this build does not have; use sqlite://PATH"));
             } else if s == "sqlite://" {
@@ -179,9 +210,14 @@ impl Config {
             if l.starts_with("kafka://") {
                 errors.push(format!("log: `{l}` needs distributed mode, which this build does not have; use \"embedded\""));
             } else if l != "embedded" {
-                errors.push(format!("log: unsupported value `{l}` (expected \"embedded\")"));
+                errors.push(format!(
+                    "log: unsupported value `{l}` (expected \"embedded\")"
+                ));
             } else if store.as_deref().is_some_and(|s| s.starts_with("postgres")) {
-                errors.push("log: \"embedded\" lives in the SQLite store; set store = \"sqlite://…\"".into());
+                errors.push(
+                    "log: \"embedded\" lives in the SQLite store; set store = \"sqlite://…\""
+                        .into(),
+                );
             }
         }
         if let Some(l) = &lake {
@@ -193,34 +229,118 @@ impl Config {
         }
         if let Some(a) = &api {
             if a.listen.parse::<SocketAddr>().is_err() {
-                errors.push(format!("api.listen: `{}` is not an address like 127.0.0.1:8080", a.listen));
+                errors.push(format!(
+                    "api.listen: `{}` is not an address like 127.0.0.1:8080",
+                    a.listen
+                ));
             }
-            range(&mut errors, "api.max_page_size", a.max_page_size as u64, 1, 10_000);
-            range(&mut errors, "api.max_body_bytes", a.max_body_bytes as u64, 1024, 1 << 30);
-            range(&mut errors, "api.request_timeout_secs", a.request_timeout_secs, 1, 3600);
+            range(
+                &mut errors,
+                "api.max_page_size",
+                a.max_page_size as u64,
+                1,
+                10_000,
+            );
+            range(
+                &mut errors,
+                "api.max_body_bytes",
+                a.max_body_bytes as u64,
+                1024,
+                1 << 30,
+            );
+            range(
+                &mut errors,
+                "api.request_timeout_secs",
+                a.request_timeout_secs,
+                1,
+                3600,
+            );
         }
         if let Some(p) = &pipeline {
-            range(&mut errors, "pipeline.batch_size", p.batch_size as u64, 1, 100_000);
-            range(&mut errors, "pipeline.poll_wait_ms", p.poll_wait_ms, 1, 60_000);
+            range(
+                &mut errors,
+                "pipeline.batch_size",
+                p.batch_size as u64,
+                1,
+                100_000,
+            );
+            range(
+                &mut errors,
+                "pipeline.poll_wait_ms",
+                p.poll_wait_ms,
+                1,
+                60_000,
+            );
             range(&mut errors, "pipeline.linger_ms", p.linger_ms, 0, 60_000);
-            range(&mut errors, "pipeline.concurrency", p.concurrency as u64, 1, 1024);
-            range(&mut errors, "pipeline.retry_initial_ms", p.retry_initial_ms, 1, 600_000);
-            range(&mut errors, "pipeline.retry_max_ms", p.retry_max_ms, 1, 3_600_000);
+            range(
+                &mut errors,
+                "pipeline.concurrency",
+                p.concurrency as u64,
+                1,
+                1024,
+            );
+            range(
+                &mut errors,
+                "pipeline.retry_initial_ms",
+                p.retry_initial_ms,
+                1,
+                600_000,
+            );
+            range(
+                &mut errors,
+                "pipeline.retry_max_ms",
+                p.retry_max_ms,
+                1,
+                3_600_000,
+            );
             if p.retry_max_ms < p.retry_initial_ms {
                 errors.push("pipeline.retry_max_ms: must be at least retry_initial_ms".into());
             }
         }
         if let Some(t) = &topics {
-            range(&mut errors, "topics.partitions", t.partitions as u64, 1, 1024);
-            range(&mut errors, "topics.retention_hours", t.retention_hours, 1, 24 * 365 * 100);
-            range(&mut errors, "topics.retention_check_secs", t.retention_check_secs, 1, 86_400);
+            range(
+                &mut errors,
+                "topics.partitions",
+                t.partitions as u64,
+                1,
+                1024,
+            );
+            range(
+                &mut errors,
+                "topics.retention_hours",
+                t.retention_hours,
+                1,
+                24 * 365 * 100,
+            );
+            range(
+                &mut errors,
+                "topics.retention_check_secs",
+                t.retention_check_secs,
+                1,
+                86_400,
+            );
         }
         if let Some(s) = &sqlite {
             if !["normal", "full"].contains(&s.synchronous.to_ascii_lowercase().as_str()) {
-                errors.push(format!("sqlite.synchronous: `{}` (expected \"normal\" or \"full\")", s.synchronous));
+                errors.push(format!(
+                    "sqlite.synchronous: `{}` (expected \"normal\" or \"full\")",
+                    s.synchronous
+                ));
             }
-            range(&mut errors, "sqlite.busy_timeout_ms", s.busy_timeout_ms, 1, 600_000);
-            range(&mut errors, "sqlite.cache_kib", s.cache_kib as u64, 64, 16 * 1024 * 1024);
+            range(
+                &mut errors,
+                "sqlite.busy_timeout_ms",
+                s.busy_timeout_ms,
+                1,
+                600_000,
+            );
+            range(
+                &mut errors,
+                "sqlite.cache_kib",
+                s.cache_kib as u64,
+                64,
+                16 * 1024 * 1024,
+            );
         }
         if let Some(e) = &enrich {
             for name in &e.chain {
@@ -234,25 +354,52 @@ impl Config {
         }
         if let Some(l) = &logging {
             if !["auto", "json", "text"].contains(&l.format.as_str()) {
-                errors.push(format!("logging.format: `{}` (expected \"auto\", \"json\" or \"text\")", l.format));
+                errors.push(format!(
+                    "logging.format: `{}` (expected \"auto\", \"json\" or \"text\")",
+                    l.format
+                ));
             }
             if tracing_subscriber::EnvFilter::try_new(&l.level).is_err() {
-                errors.push(format!("logging.level: `{}` is not a valid filter", l.level));
+                errors.push(format!(
+                    "logging.level: `{}` is not a valid filter",
+                    l.level
+                ));
             }
         }
 
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
-        let (Some(data_dir), Some(store), Some(log), Some(lake)) = (data_dir, store, log, lake) else {
-            unreachable!("every missing section produced an error above")
-        };
-        let (Some(api), Some(pipeline), Some(topics), Some(sqlite), Some(lake_files), Some(enrich), Some(logging)) =
-            (api, pipeline, topics, sqlite, lake_files, enrich, logging)
+        let (Some(data_dir), Some(store), Some(log), Some(lake)) = (data_dir, store, log, lake)
         else {
             unreachable!("every missing section produced an error above")
         };
-        Ok(Config { data_dir, store, log, lake, api, pipeline, topics, sqlite, lake_files, enrich, logging, sources })
+        let (
+            Some(api),
+            Some(pipeline),
+            Some(topics),
+            Some(sqlite),
+            Some(lake_files),
+            Some(enrich),
+            Some(logging),
+        ) = (api, pipeline, topics, sqlite, lake_files, enrich, logging)
+        else {
+            unreachable!("every missing section produced an error above")
+        };
+        Ok(Config {
+            data_dir,
+            store,
+            log,
+            lake,
+            api,
+            pipeline,
+            topics,
+            sqlite,
+            lake_files,
+            enrich,
+            logging,
+            sources,
+        })
     }
 
     pub fn backoff(&self) -> crate::runtime::Backoff {
@@ -279,13 +426,18 @@ fn range(errors: &mut Vec<String>, key: &str, v: u64, lo: u64, hi: u64) {
 
 /// Deserializes one top-level entry on its own, so that a mistake in one section does
 /// not hide mistakes in the others; unknown keys are collected, not fatal.
-fn section<T: DeserializeOwned>(root: &toml::Table, key: &str, errors: &mut Vec<String>) -> Option<T> {
+fn section<T: DeserializeOwned>(
+    root: &toml::Table,
+    key: &str,
+    errors: &mut Vec<String>,
+) -> Option<T> {
     let Some(v) = root.get(key) else {
         errors.push(format!("{key}: missing"));
         return None;
     };
     let mut unknown = Vec::new();
-    let r: Result<T, _> = serde_ignored::deserialize(v.clone(), |path| unknown.push(path.to_string()));
+    let r: Result<T, _> =
+        serde_ignored::deserialize(v.clone(), |path| unknown.push(path.to_string()));
     for u in &unknown {
         errors.push(format!("{key}.{u}: unknown key"));
     }
@@ -322,7 +474,9 @@ fn sources(v: Option<&toml::Value>, errors: &mut Vec<String>) -> Vec<SourceConfi
         let name = match name {
             Some(toml::Value::String(n)) if valid_name(&n) => Some(n),
             Some(toml::Value::String(n)) => {
-                errors.push(format!("{label}.name: `{n}` must be 1-64 of a-z, 0-9, '-', '_'"));
+                errors.push(format!(
+                    "{label}.name: `{n}` must be 1-64 of a-z, 0-9, '-', '_'"
+                ));
                 None
             }
             Some(_) => {
@@ -334,10 +488,10 @@ fn sources(v: Option<&toml::Value>, errors: &mut Vec<String>) -> Vec<SourceConfi
                 None
             }
         };
-        if let Some(n) = &name {
-            if !names.insert(n.clone()) {
-                errors.push(format!("{label}.name: `{n}` is used by another source"));
-            }
+        if let Some(n) = &name
+            && !names.insert(n.clone())
+        {
+            errors.push(format!("{label}.name: `{n}` is used by another source"));
         }
         let kind = match kind {
             Some(toml::Value::String(k)) => Some(k),
@@ -346,7 +500,10 @@ fn sources(v: Option<&toml::Value>, errors: &mut Vec<String>) -> Vec<SourceConfi
                 None
             }
             None => {
-                errors.push(format!("{label}.kind: missing (known: {})", crate::sources::KINDS.join(", ")));
+                errors.push(format!(
+                    "{label}.kind: missing (known: {})",
+                    crate::sources::KINDS.join(", ")
+                ));
                 None
             }
         };
@@ -360,7 +517,12 @@ fn sources(v: Option<&toml::Value>, errors: &mut Vec<String>) -> Vec<SourceConfi
         };
         if let Some(kind) = kind {
             // Kind-specific checks run even when the name is broken: report everything.
-            let cfg = SourceConfig { name: name.clone().unwrap_or_default(), kind, enabled, options };
+            let cfg = SourceConfig {
+                name: name.clone().unwrap_or_default(),
+                kind,
+                enabled,
+                options,
+            };
             for e in crate::sources::validate(&cfg) {
                 errors.push(format!("{label}: {e}"));
             }
@@ -373,7 +535,10 @@ fn sources(v: Option<&toml::Value>, errors: &mut Vec<String>) -> Vec<SourceConfi
 }
 
 fn valid_name(n: &str) -> bool {
-    !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    !n.is_empty()
+        && n.len() <= 64
+        && n.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 /// Environment values are TOML when they parse as a TOML value (numbers, booleans,
@@ -381,7 +546,9 @@ fn valid_name(n: &str) -> bool {
 fn env_value(raw: &str) -> toml::Value {
     let doc = format!("v = {raw}");
     match doc.parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_string())),
         Err(_) => toml::Value::String(raw.to_string()),
     }
 }
@@ -390,7 +557,9 @@ fn set_path(root: &mut toml::Table, path: &[String], value: toml::Value) {
     let (last, parents) = path.split_last().expect("non-empty path");
     let mut t = root;
     for p in parents {
-        let entry = t.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = t
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if !entry.is_table() {
             *entry = toml::Value::Table(toml::Table::new());
         }
@@ -436,12 +605,24 @@ mod tests {
 
     #[test]
     fn env_beats_file_beats_defaults() {
-        let c = load_str("[pipeline]\nbatch_size = 7\n", &[("SIGFLOW__PIPELINE__CONCURRENCY", "3"), ("OTHER", "x")]).unwrap();
+        let c = load_str(
+            "[pipeline]\nbatch_size = 7\n",
+            &[("SIGFLOW__PIPELINE__CONCURRENCY", "3"), ("OTHER", "x")],
+        )
+        .unwrap();
         assert_eq!(c.pipeline.batch_size, 7);
         assert_eq!(c.pipeline.concurrency, 3);
-        let c = load_str("[pipeline]\nbatch_size = 7\n", &[("SIGFLOW__PIPELINE__BATCH_SIZE", "9")]).unwrap();
+        let c = load_str(
+            "[pipeline]\nbatch_size = 7\n",
+            &[("SIGFLOW__PIPELINE__BATCH_SIZE", "9")],
+        )
+        .unwrap();
         assert_eq!(c.pipeline.batch_size, 9);
-        let c = load_str("data_dir = \"/tmp/x\"\n", &[("SIGFLOW__API__LISTEN", "127.0.0.1:9999")]).unwrap();
+        let c = load_str(
+            "data_dir = \"/tmp/x\"\n",
+            &[("SIGFLOW__API__LISTEN", "127.0.0.1:9999")],
+        )
+        .unwrap();
         assert_eq!(c.store, "sqlite:///tmp/x/sigflow.db");
         assert_eq!(c.api.listen, "127.0.0.1:9999");
     }
@@ -456,8 +637,16 @@ mod tests {
         .unwrap_err()
         .0;
         let all = errs.join("\n");
-        for needle in ["store: unsupported URL", "bogus: unknown key", "api.listen", "api.colour: unknown key",
-            "pipeline.batch_size", "sources[0].name: missing", "unknown kind `myspace`", "speed must be"] {
+        for needle in [
+            "store: unsupported URL",
+            "bogus: unknown key",
+            "api.listen",
+            "api.colour: unknown key",
+            "pipeline.batch_size",
+            "sources[0].name: missing",
+            "unknown kind `myspace`",
+            "speed must be",
+        ] {
             assert!(all.contains(needle), "missing `{needle}` in:\n{all}");
         }
     }

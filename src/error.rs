@@ -44,13 +44,22 @@ pub struct StageError {
 
 impl StageError {
     pub fn poison(message: impl Into<String>) -> Self {
-        StageError { class: ErrorClass::Poison, message: message.into() }
+        StageError {
+            class: ErrorClass::Poison,
+            message: message.into(),
+        }
     }
     pub fn transient(message: impl Into<String>) -> Self {
-        StageError { class: ErrorClass::Transient, message: message.into() }
+        StageError {
+            class: ErrorClass::Transient,
+            message: message.into(),
+        }
     }
     pub fn fatal(message: impl Into<String>) -> Self {
-        StageError { class: ErrorClass::Fatal, message: message.into() }
+        StageError {
+            class: ErrorClass::Fatal,
+            message: message.into(),
+        }
     }
 }
 
@@ -61,9 +70,11 @@ pub fn classify_sqlite(e: &rusqlite::Error) -> ErrorClass {
     use rusqlite::ErrorCode as C;
     match e {
         rusqlite::Error::SqliteFailure(f, _) => match f.code {
-            C::DatabaseBusy | C::DatabaseLocked | C::SystemIoFailure | C::DiskFull | C::OutOfMemory => {
-                ErrorClass::Transient
-            }
+            C::DatabaseBusy
+            | C::DatabaseLocked
+            | C::SystemIoFailure
+            | C::DiskFull
+            | C::OutOfMemory => ErrorClass::Transient,
             C::ConstraintViolation | C::TypeMismatch | C::TooBig => ErrorClass::Poison,
             _ => ErrorClass::Fatal,
         },
@@ -126,25 +137,37 @@ impl PayloadError {
 
 impl From<StoreError> for StageError {
     fn from(e: StoreError) -> Self {
-        StageError { class: e.class(), message: e.to_string() }
+        StageError {
+            class: e.class(),
+            message: e.to_string(),
+        }
     }
 }
 
 impl From<LakeError> for StageError {
     fn from(e: LakeError) -> Self {
-        StageError { class: e.class(), message: e.to_string() }
+        StageError {
+            class: e.class(),
+            message: e.to_string(),
+        }
     }
 }
 
 impl From<LogError> for StageError {
     fn from(e: LogError) -> Self {
-        StageError { class: e.class(), message: e.to_string() }
+        StageError {
+            class: e.class(),
+            message: e.to_string(),
+        }
     }
 }
 
 impl From<PayloadError> for StageError {
     fn from(e: PayloadError) -> Self {
-        StageError { class: e.class(), message: e.to_string() }
+        StageError {
+            class: e.class(),
+            message: e.to_string(),
+        }
     }
 }
 

@@ -10,11 +10,15 @@ use tracing_subscriber::EnvFilter;
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Buckets for counts per commit (`*_rows`, `*_commits`).
-const ROWS_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0];
+const ROWS_BUCKETS: &[f64] = &[
+    1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0,
+];
 
 /// Histogram buckets for every `*_seconds` metric: 100 µs to 60 s.
-const SECONDS_BUCKETS: &[f64] =
-    &[0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+const SECONDS_BUCKETS: &[f64] = &[
+    0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    30.0, 60.0,
+];
 
 /// How often histogram samples are folded into their buckets. The recorder buffers raw
 /// samples until upkeep runs; without this, an unscraped process grows by a few bytes
@@ -69,6 +73,12 @@ pub fn init_logging(format: &str, level: &str) {
         "text" => false,
         _ => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
 }

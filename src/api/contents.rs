@@ -35,10 +35,16 @@ fn parse_time(name: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
     }
-    if let Some(t) = s.parse::<i64>().ok().and_then(|n| DateTime::from_timestamp(n, 0)) {
+    if let Some(t) = s
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| DateTime::from_timestamp(n, 0))
+    {
         return Ok(t);
     }
-    Err(ApiError::bad_request(format!("{name}: `{s}` is not a time (use RFC 3339, YYYY-MM-DD or epoch seconds)")))
+    Err(ApiError::bad_request(format!(
+        "{name}: `{s}` is not a time (use RFC 3339, YYYY-MM-DD or epoch seconds)"
+    )))
 }
 
 fn encode_cursor(c: &Content) -> String {
@@ -55,21 +61,38 @@ fn decode_cursor(s: &str) -> Result<(i64, String), ApiError> {
     Ok((ts, id.to_string()))
 }
 
-pub async fn list(State(st): State<Arc<AppState>>, Query(p): Query<ListParams>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list(
+    State(st): State<Arc<AppState>>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let limit = p.limit.unwrap_or(50);
     if limit == 0 || limit > st.max_page_size {
-        return Err(ApiError::bad_request(format!("limit must be between 1 and {}", st.max_page_size)));
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {}",
+            st.max_page_size
+        )));
     }
-    let since = p.since.as_deref().map(|s| parse_time("since", s)).transpose()?;
-    let until = p.until.as_deref().map(|s| parse_time("until", s)).transpose()?;
-    if let (Some(s), Some(u)) = (since, until) {
-        if s >= u {
-            return Err(ApiError::bad_request("since must be earlier than until"));
-        }
+    let since = p
+        .since
+        .as_deref()
+        .map(|s| parse_time("since", s))
+        .transpose()?;
+    let until = p
+        .until
+        .as_deref()
+        .map(|s| parse_time("until", s))
+        .transpose()?;
+    if let (Some(s), Some(u)) = (since, until)
+        && s >= u
+    {
+        return Err(ApiError::bad_request("since must be earlier than until"));
     }
     let q = ContentQuery {
         source: p.source.filter(|s| !s.is_empty()),
-        ticker: p.ticker.filter(|t| !t.is_empty()).map(|t| t.trim_start_matches('$').to_uppercase()),
+        ticker: p
+            .ticker
+            .filter(|t| !t.is_empty())
+            .map(|t| t.trim_start_matches('$').to_uppercase()),
         since,
         until,
         before: p.cursor.as_deref().map(decode_cursor).transpose()?,
@@ -79,13 +102,22 @@ pub async fn list(State(st): State<Arc<AppState>>, Query(p): Query<ListParams>) 
     let mut items = st.store.contents(&q).await?;
     let more = items.len() > limit;
     items.truncate(limit);
-    let next = if more { items.last().map(encode_cursor) } else { None };
+    let next = if more {
+        items.last().map(encode_cursor)
+    } else {
+        None
+    };
     Ok(Json(json!({ "items": items, "next_cursor": next })))
 }
 
-pub async fn one(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Content>, ApiError> {
+pub async fn one(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Content>, ApiError> {
     if uuid::Uuid::parse_str(&id).is_err() {
-        return Err(ApiError::bad_request(format!("`{id}` is not a content id (a UUID)")));
+        return Err(ApiError::bad_request(format!(
+            "`{id}` is not a content id (a UUID)"
+        )));
     }
     match st.store.content(&id).await? {
         Some(c) => Ok(Json(c)),
@@ -99,8 +131,14 @@ mod tests {
 
     #[test]
     fn times_and_cursors() {
-        assert_eq!(parse_time("s", "2026-11-02").unwrap().to_rfc3339(), "2026-11-02T00:00:00+00:00");
-        assert_eq!(parse_time("s", "1762000000").unwrap().timestamp(), 1762000000);
+        assert_eq!(
+            parse_time("s", "2026-11-02").unwrap().to_rfc3339(),
+            "2026-11-02T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time("s", "1762000000").unwrap().timestamp(),
+            1762000000
+        );
         assert!(parse_time("s", "yesterday").is_err());
         let raw = URL_SAFE_NO_PAD.encode("123|6b1f0c52-9d8e-4d4b-a3f1-5e0c7a2b91d4");
         assert_eq!(decode_cursor(&raw).unwrap().0, 123);

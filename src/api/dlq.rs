@@ -15,10 +15,16 @@ pub struct DlqParams {
     limit: Option<usize>,
 }
 
-pub async fn list(State(st): State<Arc<AppState>>, Query(p): Query<DlqParams>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list(
+    State(st): State<Arc<AppState>>,
+    Query(p): Query<DlqParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let limit = p.limit.unwrap_or(100);
     if limit == 0 || limit > st.max_page_size {
-        return Err(ApiError::bad_request(format!("limit must be between 1 and {}", st.max_page_size)));
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {}",
+            st.max_page_size
+        )));
     }
     let items = st.store.dead_letters(limit, &[]).await?;
     let total = st.store.counts().await?.dlq;

@@ -44,7 +44,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/dlq", get(dlq::list))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(RequestBodyLimitLayer::new(limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(Arc::new(state))
 }
@@ -59,17 +62,26 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn bad_request(m: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::BAD_REQUEST, message: m.into() }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: m.into(),
+        }
     }
     pub fn not_found(m: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::NOT_FOUND, message: m.into() }
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: m.into(),
+        }
     }
 }
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         tracing::error!(error = %e, "store error while serving a request");
-        ApiError { status: StatusCode::SERVICE_UNAVAILABLE, message: "the store is unavailable; try again".into() }
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "the store is unavailable; try again".into(),
+        }
     }
 }
 

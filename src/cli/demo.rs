@@ -56,7 +56,12 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         "demo: replaying the bundled dataset"
     );
     let pipeline = Pipeline::build(cfg).await?;
-    let opts = RunOptions { exit_when_idle: a.exit_when_idle, start_sources: true, start_api: true, on_listen: None };
+    let opts = RunOptions {
+        exit_when_idle: a.exit_when_idle,
+        start_sources: true,
+        start_api: true,
+        on_listen: None,
+    };
     let summary = pipeline.run(opts, shutdown_signal()).await?;
     eprintln!(
         "demo: {} items stored, {} dead letters (dataset: {} good items, {} planted poison) in {:.1} s; stopped: {}",

@@ -37,7 +37,7 @@ pub enum DlqCommand {
 
 pub async fn run(a: DlqArgs) -> anyhow::Result<ExitCode> {
     let cfg = a.data.load(&[])?;
-    let (store, db) = open_store(&cfg)?;
+    let crate::store::OpenedStore { store, db } = open_store(&cfg)?;
     match a.command {
         DlqCommand::List { limit, json } => {
             let letters = store.dead_letters(limit, &[]).await?;
@@ -46,13 +46,26 @@ pub async fn run(a: DlqArgs) -> anyhow::Result<ExitCode> {
                     println!("{}", serde_json::to_string(l)?);
                 }
             } else {
-                println!("{:<36}  {:<9}  {:<18}  {:<5}  {:<8}  ERROR", "ID", "STAGE", "TOPIC/PART@OFFSET", "ITEM", "REPLAYED");
+                println!(
+                    "{:<36}  {:<9}  {:<18}  {:<5}  {:<8}  ERROR",
+                    "ID", "STAGE", "TOPIC/PART@OFFSET", "ITEM", "REPLAYED"
+                );
                 for l in &letters {
                     let d = &l.letter;
                     let at = format!("{}/{}@{}", d.topic, d.partition, d.offset);
-                    let item = d.item_index.map(|i| i.to_string()).unwrap_or_else(|| "-".into());
-                    let replayed = if l.replay_count > 0 { format!("{}x", l.replay_count) } else { "-".into() };
-                    println!("{:<36}  {:<9}  {:<18}  {:<5}  {:<8}  {}", d.id, d.stage, at, item, replayed, d.error);
+                    let item = d
+                        .item_index
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| "-".into());
+                    let replayed = if l.replay_count > 0 {
+                        format!("{}x", l.replay_count)
+                    } else {
+                        "-".into()
+                    };
+                    println!(
+                        "{:<36}  {:<9}  {:<18}  {:<5}  {:<8}  {}",
+                        d.id, d.stage, at, item, replayed, d.error
+                    );
                 }
                 eprintln!("{} dead letter(s) shown", letters.len());
             }
@@ -63,8 +76,18 @@ pub async fn run(a: DlqArgs) -> anyhow::Result<ExitCode> {
                 letters.retain(|l| l.replayed_at.is_none());
             } else if letters.len() < ids.len() {
                 let found: Vec<&str> = letters.iter().map(|l| l.letter.id.as_str()).collect();
-                let missing: Vec<&String> = ids.iter().filter(|i| !found.contains(&i.as_str())).collect();
-                anyhow::bail!("no dead letter with id {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
+                let missing: Vec<&String> = ids
+                    .iter()
+                    .filter(|i| !found.contains(&i.as_str()))
+                    .collect();
+                anyhow::bail!(
+                    "no dead letter with id {}",
+                    missing
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
             // Several items of one input record share that record: put it back once.
             let mut seen = std::collections::HashSet::new();
@@ -72,7 +95,11 @@ pub async fn run(a: DlqArgs) -> anyhow::Result<ExitCode> {
             for l in &letters {
                 let d = &l.letter;
                 if seen.insert((d.topic.clone(), d.partition, d.offset)) {
-                    appends.push(Append { topic: d.topic.clone(), key: d.key.clone(), value: d.payload.clone() });
+                    appends.push(Append {
+                        topic: d.topic.clone(),
+                        key: d.key.clone(),
+                        value: d.payload.clone(),
+                    });
                 }
             }
             let log = crate::log::open(&cfg.log, db.as_ref())?;

@@ -78,14 +78,20 @@ impl DataArgs {
     }
 }
 
-pub fn load_config(file: Option<&Path>, overrides: &[(&str, toml::Value)]) -> anyhow::Result<Config> {
+pub fn load_config(
+    file: Option<&Path>,
+    overrides: &[(&str, toml::Value)],
+) -> anyhow::Result<Config> {
     let cfg = Config::load(file, std::env::vars(), overrides)?;
     Ok(cfg)
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -144,6 +150,7 @@ pub async fn shutdown_signal() {
 }
 
 /// Opens only the store (no lock, no topics): for read-mostly commands.
-pub fn open_store(cfg: &Config) -> anyhow::Result<(std::sync::Arc<dyn crate::store::Store>, Option<std::sync::Arc<crate::store::SqliteDb>>)> {
-    crate::store::open(&cfg.store, &cfg.sqlite_options()).with_context(|| format!("opening store {}", cfg.store))
+pub fn open_store(cfg: &Config) -> anyhow::Result<crate::store::OpenedStore> {
+    crate::store::open(&cfg.store, &cfg.sqlite_options())
+        .with_context(|| format!("opening store {}", cfg.store))
 }

@@ -22,7 +22,11 @@ pub struct ParseArgs {
 
 pub fn run(a: ParseArgs) -> anyhow::Result<ExitCode> {
     let n = normalize::find(&a.source).with_context(|| {
-        format!("unknown source format `{}` (known: {})", a.source, normalize::names().join(", "))
+        format!(
+            "unknown source format `{}` (known: {})",
+            a.source,
+            normalize::names().join(", ")
+        )
     })?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -31,7 +35,11 @@ pub fn run(a: ParseArgs) -> anyhow::Result<ExitCode> {
     for f in &a.files {
         let body = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
         let key = f.display().to_string();
-        let cx = RawContext { fetched_by: "parse", lake_key: &key, observed_at: chrono::Utc::now() };
+        let cx = RawContext {
+            fetched_by: "parse",
+            lake_key: &key,
+            observed_at: chrono::Utc::now(),
+        };
         match n.normalize(&body, &cx) {
             Ok(list) => {
                 for item in list {
@@ -55,6 +63,13 @@ pub fn run(a: ParseArgs) -> anyhow::Result<ExitCode> {
         }
     }
     out.flush()?;
-    eprintln!("parse: {items} items from {} file(s), {failed} problem(s)", a.files.len());
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    eprintln!(
+        "parse: {items} items from {} file(s), {failed} problem(s)",
+        a.files.len()
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

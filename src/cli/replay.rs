@@ -36,27 +36,56 @@ pub async fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     init_telemetry(&cfg);
     let pipeline = Pipeline::build(cfg).await?;
     let stage = pipeline.stage(&a.stage).with_context(|| {
-        format!("unknown stage `{}` (stages: {})", a.stage, crate::stages::STAGES.join(", "))
+        format!(
+            "unknown stage `{}` (stages: {})",
+            a.stage,
+            crate::stages::STAGES.join(", ")
+        )
     })?;
     let topic = stage.input();
     let positions: Vec<OffsetCommit> = match (a.from_offset, &a.from_time) {
         (Some(n), _) => {
             let topics = pipeline.log.describe().await?;
-            let t = topics.iter().find(|t| t.name == topic).with_context(|| format!("topic {topic} does not exist"))?;
-            t.partitions.iter().map(|p| OffsetCommit { partition: p.partition, next_offset: n.max(p.start) }).collect()
+            let t = topics
+                .iter()
+                .find(|t| t.name == topic)
+                .with_context(|| format!("topic {topic} does not exist"))?;
+            t.partitions
+                .iter()
+                .map(|p| OffsetCommit {
+                    partition: p.partition,
+                    next_offset: n.max(p.start),
+                })
+                .collect()
         }
         (None, Some(t)) => {
-            let ts = chrono::DateTime::parse_from_rfc3339(t).with_context(|| format!("--from-time `{t}` is not RFC 3339"))?;
-            pipeline.log.offsets_for_time(topic, ts.timestamp_micros()).await?
+            let ts = chrono::DateTime::parse_from_rfc3339(t)
+                .with_context(|| format!("--from-time `{t}` is not RFC 3339"))?;
+            pipeline
+                .log
+                .offsets_for_time(topic, ts.timestamp_micros())
+                .await?
         }
         (None, None) => unreachable!("clap requires one of them"),
     };
-    pipeline.store.set_offsets(stage.name(), topic, &positions).await?;
-    eprintln!("replay: {} will re-read {topic} from {:?}", stage.name(), positions);
+    pipeline
+        .store
+        .set_offsets(stage.name(), topic, &positions)
+        .await?;
+    eprintln!(
+        "replay: {} will re-read {topic} from {:?}",
+        stage.name(),
+        positions
+    );
     if a.no_run {
         return Ok(ExitCode::SUCCESS);
     }
-    let opts = RunOptions { exit_when_idle: true, start_sources: false, start_api: false, on_listen: None };
+    let opts = RunOptions {
+        exit_when_idle: true,
+        start_sources: false,
+        start_api: false,
+        on_listen: None,
+    };
     let summary = pipeline.run(opts, shutdown_signal()).await?;
     eprintln!(
         "replay: done in {:.1} s; {} items stored, {} dead letters",

@@ -34,7 +34,12 @@ pub async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(config = ?file, store = %cfg.store, log = %cfg.log, lake = %cfg.lake,
         sources = cfg.sources.len(), "starting pipeline");
     let pipeline = Pipeline::build(cfg).await?;
-    let opts = RunOptions { exit_when_idle: a.exit_when_idle, start_sources: true, start_api: !a.no_api, on_listen: None };
+    let opts = RunOptions {
+        exit_when_idle: a.exit_when_idle,
+        start_sources: true,
+        start_api: !a.no_api,
+        on_listen: None,
+    };
     let summary = pipeline.run(opts, shutdown_signal()).await?;
     eprintln!(
         "run: {} items stored, {} dead letters; stopped after {:.1} s: {}",

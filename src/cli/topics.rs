@@ -27,7 +27,7 @@ pub enum TopicsCommand {
 
 pub async fn run(a: TopicsArgs) -> anyhow::Result<ExitCode> {
     let cfg = a.data.load(&[])?;
-    let (store, db) = open_store(&cfg)?;
+    let crate::store::OpenedStore { store, db } = open_store(&cfg)?;
     let log = crate::log::open(&cfg.log, db.as_ref())?;
     let TopicsCommand::Describe { json } = a.command;
     let topics = log.describe().await?;
@@ -36,30 +36,55 @@ pub async fn run(a: TopicsArgs) -> anyhow::Result<ExitCode> {
         for t in &topics {
             let offs = store.offsets(stage, &t.name).await?;
             if !offs.is_empty() {
-                groups.push(serde_json::json!({ "group": stage, "topic": t.name, "offsets": offs }));
+                groups
+                    .push(serde_json::json!({ "group": stage, "topic": t.name, "offsets": offs }));
             }
         }
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "topics": topics, "groups": groups }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "topics": topics, "groups": groups })
+            )?
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<10} {:>4} {:>10} {:>10}", "TOPIC", "PART", "START", "END");
+    println!(
+        "{:<10} {:>4} {:>10} {:>10}",
+        "TOPIC", "PART", "START", "END"
+    );
     for t in &topics {
         for p in &t.partitions {
-            println!("{:<10} {:>4} {:>10} {:>10}", t.name, p.partition, p.start, p.end);
+            println!(
+                "{:<10} {:>4} {:>10} {:>10}",
+                t.name, p.partition, p.start, p.end
+            );
         }
     }
     println!();
-    println!("{:<10} {:<10} {:>4} {:>10} {:>8}", "GROUP", "TOPIC", "PART", "POSITION", "LAG");
+    println!(
+        "{:<10} {:<10} {:>4} {:>10} {:>8}",
+        "GROUP", "TOPIC", "PART", "POSITION", "LAG"
+    );
     for g in &groups {
         let topic = g["topic"].as_str().unwrap_or_default();
         let t = topics.iter().find(|t| t.name == topic);
         for o in g["offsets"].as_array().into_iter().flatten() {
             let part = o["partition"].as_u64().unwrap_or(0);
             let pos = o["next_offset"].as_u64().unwrap_or(0);
-            let end = t.and_then(|t| t.partitions.iter().find(|p| p.partition as u64 == part)).map(|p| p.end).unwrap_or(0);
-            println!("{:<10} {:<10} {:>4} {:>10} {:>8}", g["group"].as_str().unwrap_or(""), topic, part, pos, end.saturating_sub(pos));
+            let end = t
+                .and_then(|t| t.partitions.iter().find(|p| p.partition as u64 == part))
+                .map(|p| p.end)
+                .unwrap_or(0);
+            println!(
+                "{:<10} {:<10} {:>4} {:>10} {:>8}",
+                g["group"].as_str().unwrap_or(""),
+                topic,
+                part,
+                pos,
+                end.saturating_sub(pos)
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

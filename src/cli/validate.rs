@@ -10,7 +10,12 @@ use crate::config::{Config, DEFAULT_CONFIG};
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// The config file to check (defaults and SIGFLOW__* env are layered as at run time).
-    #[arg(long, short = 'c', value_name = "FILE", required_unless_present = "print_defaults")]
+    #[arg(
+        long,
+        short = 'c',
+        value_name = "FILE",
+        required_unless_present = "print_defaults"
+    )]
     pub config: Option<PathBuf>,
     /// Print the built-in defaults (a documented starting point for a config file).
     #[arg(long)]

@@ -17,7 +17,11 @@ impl Enricher for Cashtags {
     }
 
     fn enrich(&self, item: &mut Content) -> Result<(), String> {
-        let mut tags: Vec<String> = item.cashtags.iter().map(|t| t.trim_start_matches('$').to_uppercase()).collect();
+        let mut tags: Vec<String> = item
+            .cashtags
+            .iter()
+            .map(|t| t.trim_start_matches('$').to_uppercase())
+            .collect();
         if let Some(title) = &item.title {
             tags.extend(scan_cashtags(title));
         }
@@ -73,7 +77,13 @@ pub fn scan_cashtags(text: &str) -> Vec<String> {
         }
         let sym = &text[at + 1..end];
         let letters = sym.chars().filter(|c| c.is_ascii_alphabetic());
-        let (upper, lower) = letters.fold((0, 0), |(u, l), c| if c.is_ascii_uppercase() { (u + 1, l) } else { (u, l + 1) });
+        let (upper, lower) = letters.fold((0, 0), |(u, l), c| {
+            if c.is_ascii_uppercase() {
+                (u + 1, l)
+            } else {
+                (u, l + 1)
+            }
+        });
         if upper > 0 && lower > 0 {
             continue;
         }
@@ -93,8 +103,14 @@ mod tests {
 
     #[test]
     fn finds_real_cashtags_only() {
-        assert_eq!(scan_cashtags("$TSLA and $aapl, $BRK.B."), vec!["TSLA", "AAPL", "BRK.B"]);
-        assert_eq!(scan_cashtags("paid $5B, US$100, $$, $ABCDEFGH, $Money"), Vec::<String>::new());
+        assert_eq!(
+            scan_cashtags("$TSLA and $aapl, $BRK.B."),
+            vec!["TSLA", "AAPL", "BRK.B"]
+        );
+        assert_eq!(
+            scan_cashtags("paid $5B, US$100, $$, $ABCDEFGH, $Money"),
+            Vec::<String>::new()
+        );
         assert_eq!(scan_cashtags("($NVDA)"), vec!["NVDA"]);
         assert_eq!(scan_cashtags("$GME."), vec!["GME"]);
         assert_eq!(scan_cashtags("emoji 🚀$AMC🚀"), vec!["AMC"]);

@@ -36,7 +36,11 @@ impl Chain {
     pub fn new(names: &[String]) -> Result<Chain, String> {
         let enrichers = names
             .iter()
-            .map(|n| build(n).ok_or_else(|| format!("unknown enricher `{n}` (known: {})", ENRICHERS.join(", "))))
+            .map(|n| {
+                build(n).ok_or_else(|| {
+                    format!("unknown enricher `{n}` (known: {})", ENRICHERS.join(", "))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Chain { enrichers })
     }
@@ -45,9 +49,11 @@ impl Chain {
         for e in &self.enrichers {
             let t = Instant::now();
             let r = e.enrich(item);
-            metrics::histogram!("sigflow_enricher_seconds", "enricher" => e.name()).record(t.elapsed().as_secs_f64());
+            metrics::histogram!("sigflow_enricher_seconds", "enricher" => e.name())
+                .record(t.elapsed().as_secs_f64());
             if let Err(err) = r {
-                metrics::counter!("sigflow_enricher_failed_total", "enricher" => e.name()).increment(1);
+                metrics::counter!("sigflow_enricher_failed_total", "enricher" => e.name())
+                    .increment(1);
                 return Err(format!("{}: {err}", e.name()));
             }
             metrics::counter!("sigflow_enricher_items_total", "enricher" => e.name()).increment(1);

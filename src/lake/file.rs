@@ -23,7 +23,12 @@ impl FileLake {
         Ok(FileLake { root, fsync })
     }
 
-    fn put_blocking(root: &Path, key: &str, bytes: &[u8], fsync: bool) -> Result<PutOutcome, LakeError> {
+    fn put_blocking(
+        root: &Path,
+        key: &str,
+        bytes: &[u8],
+        fsync: bool,
+    ) -> Result<PutOutcome, LakeError> {
         let path = root.join(key);
         if let Ok(meta) = std::fs::metadata(&path) {
             return same_or_conflict(&path, key, bytes, meta.len());
@@ -56,7 +61,12 @@ impl FileLake {
     }
 }
 
-fn same_or_conflict(path: &Path, key: &str, bytes: &[u8], len: u64) -> Result<PutOutcome, LakeError> {
+fn same_or_conflict(
+    path: &Path,
+    key: &str,
+    bytes: &[u8],
+    len: u64,
+) -> Result<PutOutcome, LakeError> {
     if len == bytes.len() as u64 && std::fs::read(path)? == bytes {
         Ok(PutOutcome::AlreadyExisted)
     } else {
@@ -72,7 +82,12 @@ impl Lake for FileLake {
 
     async fn put_once(&self, key: &str, bytes: &[u8]) -> Result<PutOutcome, LakeError> {
         validate_key(key)?;
-        let (root, key, bytes, fsync) = (self.root.clone(), key.to_string(), bytes.to_vec(), self.fsync);
+        let (root, key, bytes, fsync) = (
+            self.root.clone(),
+            key.to_string(),
+            bytes.to_vec(),
+            self.fsync,
+        );
         tokio::task::spawn_blocking(move || Self::put_blocking(&root, &key, &bytes, fsync))
             .await
             .map_err(|e| LakeError::Join(e.to_string()))?
@@ -82,7 +97,9 @@ impl Lake for FileLake {
         validate_key(key)?;
         match tokio::fs::read(self.root.join(key)).await {
             Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(LakeError::NotFound(key.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(LakeError::NotFound(key.to_string()))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -102,7 +119,11 @@ impl Lake for FileLake {
                 for entry in entries {
                     let entry = entry?;
                     let path = entry.path();
-                    let rel = path.strip_prefix(&root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+                    let rel = path
+                        .strip_prefix(&root)
+                        .unwrap_or(&path)
+                        .to_string_lossy()
+                        .replace('\\', "/");
                     if rel.starts_with(".tmp") {
                         continue;
                     }

@@ -60,20 +60,28 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// `{format}/raw/YYYY/MM/DD/{sha256}.{ext}`: content-addressed, so writing the same
 /// payload twice (a crash between lake write and log append) is harmless.
 pub fn raw_key(format: &str, observed_at: DateTime<Utc>, sha256: &str, ext: &str) -> String {
-    format!("{format}/raw/{}/{sha256}.{ext}", observed_at.format("%Y/%m/%d"))
+    format!(
+        "{format}/raw/{}/{sha256}.{ext}",
+        observed_at.format("%Y/%m/%d")
+    )
 }
 
 /// Opens the lake named by `url`.
 pub fn open(url: &str, fsync: bool) -> Result<Arc<dyn Lake>, LakeError> {
     if let Some(path) = url.strip_prefix("file://") {
-        return Ok(Arc::new(FileLake::new(std::path::PathBuf::from(path), fsync)?));
+        return Ok(Arc::new(FileLake::new(
+            std::path::PathBuf::from(path),
+            fsync,
+        )?));
     }
     if url.starts_with("s3://") {
         return Err(LakeError::BadKey(
             "lake backend `s3://` is not available in this build (distributed mode is not built yet)".into(),
         ));
     }
-    Err(LakeError::BadKey(format!("unknown lake URL `{url}`: expected file://DIR")))
+    Err(LakeError::BadKey(format!(
+        "unknown lake URL `{url}`: expected file://DIR"
+    )))
 }
 
 /// Keys are relative paths of plain segments; anything that could escape the lake root
@@ -85,9 +93,15 @@ pub fn validate_key(key: &str) -> Result<(), LakeError> {
             !seg.is_empty()
                 && seg != "."
                 && seg != ".."
-                && seg.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         });
-    if ok { Ok(()) } else { Err(LakeError::BadKey(key.to_string())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(LakeError::BadKey(key.to_string()))
+    }
 }
 
 #[cfg(test)]
@@ -96,10 +110,18 @@ mod tests {
 
     #[test]
     fn keys_are_dated_and_content_addressed() {
-        let t = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let h = sha256_hex(b"abc");
-        assert_eq!(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        assert_eq!(raw_key("reddit", t, &h, "json"), format!("reddit/raw/2026/11/22/{h}.json"));
+        assert_eq!(
+            h,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            raw_key("reddit", t, &h, "json"),
+            format!("reddit/raw/2026/11/22/{h}.json")
+        );
         assert!(validate_key(&raw_key("reddit", t, &h, "json")).is_ok());
         for bad in ["", "/etc/passwd", "a/../b", "a//b", "a/./b", "a b"] {
             assert!(validate_key(bad).is_err(), "{bad}");

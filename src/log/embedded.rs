@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Consumer, EventLog, LogError, LogRecord, PartitionInfo, TopicInfo, TopicSpec, partition_for};
+use super::{
+    Consumer, EventLog, LogError, LogRecord, PartitionInfo, TopicInfo, TopicSpec, partition_for,
+};
 use crate::model::now_micros;
 use crate::store::{Append, OffsetCommit, SqliteDb, StoreError};
 
@@ -39,7 +41,9 @@ const MAX_TOPICS: i64 = 1 << (63 - TOPIC_SHIFT);
 
 /// The position of (topic id, partition, offset) in `log_records`.
 fn pos(topic_id: i64, partition: u32, offset: u64) -> i64 {
-    (topic_id << TOPIC_SHIFT) | ((partition as i64) << PARTITION_SHIFT) | (offset as i64 & OFFSET_MASK)
+    (topic_id << TOPIC_SHIFT)
+        | ((partition as i64) << PARTITION_SHIFT)
+        | (offset as i64 & OFFSET_MASK)
 }
 
 /// Stored values at least this long are compressed (below it LZ4 saves nothing).
@@ -81,17 +85,23 @@ fn topic_meta(conn: &Connection, topic: &str) -> Result<Option<(i64, u32)>, Stor
 /// Appends records inside an open transaction: assigns partitions and offsets and moves
 /// the partition heads. Values must already be in stored form ([`encode_value`]).
 /// Called by the store's commit and by [`EmbeddedLog::append`].
-pub(crate) fn append_in_tx(conn: &Connection, appends: &[Append], now: i64) -> Result<(), StoreError> {
+pub(crate) fn append_in_tx(
+    conn: &Connection,
+    appends: &[Append],
+    now: i64,
+) -> Result<(), StoreError> {
     let mut topics: HashMap<&str, (i64, u32)> = HashMap::new();
     let mut heads: HashMap<(&str, u32), u64> = HashMap::new();
-    let mut insert = conn.prepare_cached("INSERT INTO log_records (pos, ts, key, value) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut insert = conn
+        .prepare_cached("INSERT INTO log_records (pos, ts, key, value) VALUES (?1, ?2, ?3, ?4)")?;
     for (i, a) in appends.iter().enumerate() {
         let topic = a.topic.as_str();
         let (id, n) = match topics.get(topic) {
             Some(m) => *m,
             None => {
-                let m = topic_meta(conn, topic)?
-                    .ok_or_else(|| StoreError::Unsupported(format!("unknown topic `{topic}`: create it first")))?;
+                let m = topic_meta(conn, topic)?.ok_or_else(|| {
+                    StoreError::Unsupported(format!("unknown topic `{topic}`: create it first"))
+                })?;
                 topics.insert(topic, m);
                 m
             }
@@ -100,7 +110,9 @@ pub(crate) fn append_in_tx(conn: &Connection, appends: &[Append], now: i64) -> R
         let offset = match heads.get(&(topic, p)) {
             Some(o) => *o,
             None => conn
-                .prepare_cached("SELECT next_offset FROM log_heads WHERE topic = ?1 AND partition = ?2")?
+                .prepare_cached(
+                    "SELECT next_offset FROM log_heads WHERE topic = ?1 AND partition = ?2",
+                )?
                 .query_row(params![topic, p], |r| r.get::<_, i64>(0))
                 .optional()?
                 .unwrap_or(0) as u64,
@@ -119,7 +131,12 @@ pub(crate) fn append_in_tx(conn: &Connection, appends: &[Append], now: i64) -> R
 }
 
 /// First offset still held in a partition, or `end` when it is empty.
-fn first_offset(conn: &Connection, topic_id: i64, partition: u32, end: u64) -> Result<u64, StoreError> {
+fn first_offset(
+    conn: &Connection,
+    topic_id: i64,
+    partition: u32,
+    end: u64,
+) -> Result<u64, StoreError> {
     let lo = pos(topic_id, partition, 0);
     let first: Option<i64> = conn
         .prepare_cached("SELECT MIN(pos) FROM log_records WHERE pos >= ?1 AND pos < ?2")?
@@ -129,12 +146,21 @@ fn first_offset(conn: &Connection, topic_id: i64, partition: u32, end: u64) -> R
 
 /// First offset in [start, end) whose append time is at or after `ts`, by binary search:
 /// append times never decrease within a partition (they are taken under the writer lock).
-fn offset_at_time(conn: &Connection, topic_id: i64, partition: u32, start: u64, end: u64, ts: i64) -> Result<u64, StoreError> {
+fn offset_at_time(
+    conn: &Connection,
+    topic_id: i64,
+    partition: u32,
+    start: u64,
+    end: u64,
+    ts: i64,
+) -> Result<u64, StoreError> {
     let mut st = conn.prepare_cached("SELECT ts FROM log_records WHERE pos = ?1")?;
     let (mut lo, mut hi) = (start, end);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        let t: Option<i64> = st.query_row([pos(topic_id, partition, mid)], |r| r.get(0)).optional()?;
+        let t: Option<i64> = st
+            .query_row([pos(topic_id, partition, mid)], |r| r.get(0))
+            .optional()?;
         match t {
             Some(t) if t >= ts => hi = mid,
             // A hole (deleted by retention between our reads) counts as "before".
@@ -238,10 +264,17 @@ impl EventLog for EmbeddedLog {
         if appends.is_empty() {
             return Ok(());
         }
-        let appends: Vec<Append> = appends.into_iter().map(|a| Append { value: encode_value(a.value), ..a }).collect();
+        let appends: Vec<Append> = appends
+            .into_iter()
+            .map(|a| Append {
+                value: encode_value(a.value),
+                ..a
+            })
+            .collect();
         self.db
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 append_in_tx(&tx, &appends, now_micros())?;
                 tx.commit()?;
                 Ok(())
@@ -254,7 +287,8 @@ impl EventLog for EmbeddedLog {
     async fn consumer(&self, topic: &str) -> Result<Box<dyn Consumer>, LogError> {
         let name = topic.to_string();
         let meta = self.db.read(move |conn| topic_meta(conn, &name)).await?;
-        let (topic_id, partitions) = meta.ok_or_else(|| LogError::UnknownTopic(topic.to_string()))?;
+        let (topic_id, partitions) =
+            meta.ok_or_else(|| LogError::UnknownTopic(topic.to_string()))?;
         Ok(Box::new(EmbeddedConsumer {
             db: self.db.clone(),
             topic: Arc::from(topic),
@@ -265,7 +299,11 @@ impl EventLog for EmbeddedLog {
         }))
     }
 
-    async fn offsets_for_time(&self, topic: &str, ts_us: i64) -> Result<Vec<OffsetCommit>, LogError> {
+    async fn offsets_for_time(
+        &self,
+        topic: &str,
+        ts_us: i64,
+    ) -> Result<Vec<OffsetCommit>, LogError> {
         let name = topic.to_string();
         let unknown = LogError::UnknownTopic(topic.to_string());
         let found = self

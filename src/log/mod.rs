@@ -83,7 +83,11 @@ pub trait EventLog: Send + Sync {
     /// A reader over every partition of `topic`, positioned at offset 0 until sought.
     async fn consumer(&self, topic: &str) -> Result<Box<dyn Consumer>, LogError>;
     /// For each partition, the first offset whose record was appended at or after `ts_us`.
-    async fn offsets_for_time(&self, topic: &str, ts_us: i64) -> Result<Vec<OffsetCommit>, LogError>;
+    async fn offsets_for_time(
+        &self,
+        topic: &str,
+        ts_us: i64,
+    ) -> Result<Vec<OffsetCommit>, LogError>;
     /// Deletes records older than their topic's retention that every consumer group of
     /// the topic has already committed past. Returns how many went.
     async fn enforce_retention(&self) -> Result<u64, LogError>;
@@ -139,8 +143,9 @@ mod tests {
     fn same_key_same_partition_and_keys_spread() {
         let p = partition_for(Some(b"reddit:abc"), 0, 4);
         assert_eq!(p, partition_for(Some(b"reddit:abc"), 99, 4));
-        let used: std::collections::BTreeSet<u32> =
-            (0..100).map(|i| partition_for(Some(format!("k{i}").as_bytes()), 0, 4)).collect();
+        let used: std::collections::BTreeSet<u32> = (0..100)
+            .map(|i| partition_for(Some(format!("k{i}").as_bytes()), 0, 4))
+            .collect();
         assert_eq!(used.len(), 4);
         assert_eq!(partition_for(None, 5, 4), 1);
     }

@@ -25,10 +25,19 @@ impl Normalizer for FedRss {
     fn normalize(&self, body: &[u8], cx: &RawContext) -> Result<Normalized, PayloadError> {
         let root = xml::parse(body)?;
         if root.name != "rss" {
-            return Err(PayloadError(format!("expected an RSS <rss> document, got <{}>", root.name)));
+            return Err(PayloadError(format!(
+                "expected an RSS <rss> document, got <{}>",
+                root.name
+            )));
         }
-        let channel = root.child("channel").ok_or_else(|| PayloadError("RSS without <channel>".into()))?;
-        Ok(channel.children("item").enumerate().map(|(i, it)| item(i, it, cx)).collect())
+        let channel = root
+            .child("channel")
+            .ok_or_else(|| PayloadError("RSS without <channel>".into()))?;
+        Ok(channel
+            .children("item")
+            .enumerate()
+            .map(|(i, it)| item(i, it, cx))
+            .collect())
     }
 }
 
@@ -36,23 +45,43 @@ fn item(i: usize, it: &Element, cx: &RawContext) -> Result<Content, ItemError> {
     let err = |e: String| ItemError {
         index: i as u32,
         error: e,
-        detail: it.children.iter().map(|c| format!("<{}>{}</{}>", c.name, c.text.trim(), c.name)).collect(),
+        detail: it
+            .children
+            .iter()
+            .map(|c| format!("<{}>{}</{}>", c.name, c.text.trim(), c.name))
+            .collect(),
     };
-    let id = it.text_of("guid").or_else(|| it.text_of("link")).ok_or_else(|| err("item has no guid or link".into()))?;
-    let pub_date = it.text_of("pubDate").ok_or_else(|| err("item has no pubDate".into()))?;
+    let id = it
+        .text_of("guid")
+        .or_else(|| it.text_of("link"))
+        .ok_or_else(|| err("item has no guid or link".into()))?;
+    let pub_date = it
+        .text_of("pubDate")
+        .ok_or_else(|| err("item has no pubDate".into()))?;
     let happened: DateTime<Utc> = DateTime::parse_from_rfc2822(pub_date.trim())
         .map_err(|e| err(format!("pubDate `{pub_date}` is not RFC 822: {e}")))?
         .with_timezone(&Utc);
     let mut c = base("fed", &id, cx, happened);
     c.disclosed_at = Some(happened);
     c.title = it.text_of("title").map(|t| html::decode_entities(&t));
-    c.text = it.text_of("description").map(|d| html::to_text(&d)).unwrap_or_default();
+    c.text = it
+        .text_of("description")
+        .map(|d| html::to_text(&d))
+        .unwrap_or_default();
     if c.text.is_empty() {
         c.text = c.title.clone().unwrap_or_default();
     }
     c.url = it.text_of("link").or(Some(id.clone()));
-    c.author = Some(Author { id: None, handle: "federalreserve".into(), name: Some("Federal Reserve Board".into()) });
-    c.tags = it.children("category").map(|c| c.text.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    c.author = Some(Author {
+        id: None,
+        handle: "federalreserve".into(),
+        name: Some("Federal Reserve Board".into()),
+    });
+    c.tags = it
+        .children("category")
+        .map(|c| c.text.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
     if c.tags.iter().any(|t| t == "Monetary Policy") {
         c.extras.insert("monetary_policy".into(), json!(true));
     }
@@ -71,7 +100,11 @@ mod tests {
 <description><![CDATA[Federal Reserve issues FOMC statement]]></description><category>Monetary Policy</category>\
 <pubDate><![CDATA[Thu, 5 Nov 2026 19:00:00 GMT]]></pubDate>    \n</item>\
 <item><title>no id</title><pubDate>Thu, 5 Nov 2026 19:00:00 GMT</pubDate></item></channel></rss>";
-        let cx = RawContext { fetched_by: "t", lake_key: "k", observed_at: Utc::now() };
+        let cx = RawContext {
+            fetched_by: "t",
+            lake_key: "k",
+            observed_at: Utc::now(),
+        };
         let items = FedRss.normalize(doc.as_bytes(), &cx).unwrap();
         let c = items[0].as_ref().unwrap();
         assert_eq!(c.happened_at.to_rfc3339(), "2026-11-05T19:00:00+00:00");

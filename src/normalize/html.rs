@@ -136,8 +136,14 @@ mod tests {
 
     #[test]
     fn paragraphs_breaks_and_entities() {
-        assert_eq!(to_text("<p>One &amp; two</p><p>Three<br/>four</p>"), "One & two\n\nThree\nfour");
-        assert_eq!(to_text("<p>It&#39;s &#x2014; &quot;ok&quot;</p>"), "It's — \"ok\"");
+        assert_eq!(
+            to_text("<p>One &amp; two</p><p>Three<br/>four</p>"),
+            "One & two\n\nThree\nfour"
+        );
+        assert_eq!(
+            to_text("<p>It&#39;s &#x2014; &quot;ok&quot;</p>"),
+            "It's — \"ok\""
+        );
         assert_eq!(decode_entities("AT&T &bogus; &"), "AT&T &bogus; &");
     }
 

@@ -76,7 +76,10 @@ pub fn find(name: &str) -> Option<&'static dyn Normalizer> {
         "fed-rss" | "fed_rss" | "federalreserve" => "fed".to_string(),
         other => other.to_string(),
     };
-    normalizers().iter().copied().find(|n| n.name() == canonical)
+    normalizers()
+        .iter()
+        .copied()
+        .find(|n| n.name() == canonical)
 }
 
 pub fn names() -> Vec<&'static str> {
@@ -84,7 +87,12 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// A `Content` with the fields every normalizer sets the same way.
-pub(crate) fn base(platform: &str, source_id: &str, cx: &RawContext, happened_at: DateTime<Utc>) -> Content {
+pub(crate) fn base(
+    platform: &str,
+    source_id: &str,
+    cx: &RawContext,
+    happened_at: DateTime<Utc>,
+) -> Content {
     Content {
         schema_version: CONTENT_SCHEMA_VERSION,
         id: content_id(platform, source_id),
@@ -114,7 +122,9 @@ pub(crate) fn base(platform: &str, source_id: &str, cx: &RawContext, happened_at
 pub(crate) fn parse_json(body: &[u8]) -> Result<Value, PayloadError> {
     let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
     serde_json::from_slice(body).map_err(|e| {
-        let head = String::from_utf8_lossy(&body[..body.len().min(200)]).trim_start().to_lowercase();
+        let head = String::from_utf8_lossy(&body[..body.len().min(200)])
+            .trim_start()
+            .to_lowercase();
         if head.starts_with("<!doctype html") || head.starts_with("<html") {
             PayloadError(format!("expected JSON, got an HTML page ({e})"))
         } else if e.is_eof() {
@@ -140,7 +150,11 @@ pub(crate) fn detail_of(v: &Value) -> String {
 }
 
 pub(crate) fn item_err(index: usize, error: impl Into<String>, item: &Value) -> ItemError {
-    ItemError { index: index as u32, error: error.into(), detail: detail_of(item) }
+    ItemError {
+        index: index as u32,
+        error: error.into(),
+        detail: detail_of(item),
+    }
 }
 
 /// A count that may arrive as an integer, a float (`1.0`) or be absent.
@@ -156,7 +170,9 @@ pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 pub(crate) fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s.trim()).ok().map(|d| d.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 #[cfg(test)]
@@ -177,8 +193,18 @@ mod tests {
 
     #[test]
     fn json_errors_say_what_went_wrong() {
-        assert!(parse_json(b"{\"a\": [1, 2").unwrap_err().0.starts_with("truncated JSON"));
-        assert!(parse_json(b"<!DOCTYPE html><html>").unwrap_err().0.contains("HTML page"));
+        assert!(
+            parse_json(b"{\"a\": [1, 2")
+                .unwrap_err()
+                .0
+                .starts_with("truncated JSON")
+        );
+        assert!(
+            parse_json(b"<!DOCTYPE html><html>")
+                .unwrap_err()
+                .0
+                .contains("HTML page")
+        );
         assert!(parse_json(b"\xef\xbb\xbf{}").is_ok());
     }
 }

@@ -6,7 +6,9 @@
 use chrono::DateTime;
 use serde_json::{Value, json};
 
-use super::{Normalized, Normalizer, PayloadError, RawContext, base, count, item_err, parse_json, str_of};
+use super::{
+    Normalized, Normalizer, PayloadError, RawContext, base, count, item_err, parse_json, str_of,
+};
 use crate::model::{Author, ContentType};
 
 pub struct Reddit;
@@ -25,22 +27,40 @@ impl Normalizer for Reddit {
     fn normalize(&self, body: &[u8], cx: &RawContext) -> Result<Normalized, PayloadError> {
         let v = parse_json(body)?;
         if let Some(msg) = v.get("message").and_then(Value::as_str) {
-            return Err(PayloadError(format!("Reddit error body: {msg} ({})", v.get("error").unwrap_or(&Value::Null))));
+            return Err(PayloadError(format!(
+                "Reddit error body: {msg} ({})",
+                v.get("error").unwrap_or(&Value::Null)
+            )));
         }
         let children = v
             .pointer("/data/children")
             .and_then(Value::as_array)
             .ok_or_else(|| PayloadError("not a Reddit listing: no data.children array".into()))?;
-        Ok(children.iter().enumerate().map(|(i, child)| post(i, child, cx)).collect())
+        Ok(children
+            .iter()
+            .enumerate()
+            .map(|(i, child)| post(i, child, cx))
+            .collect())
     }
 }
 
-fn post(i: usize, child: &Value, cx: &RawContext) -> Result<crate::model::Content, super::ItemError> {
+fn post(
+    i: usize,
+    child: &Value,
+    cx: &RawContext,
+) -> Result<crate::model::Content, super::ItemError> {
     let kind = child.get("kind").and_then(Value::as_str).unwrap_or("");
     if kind != "t3" {
-        return Err(item_err(i, format!("unsupported listing child kind `{kind}` (expected t3)"), child));
+        return Err(item_err(
+            i,
+            format!("unsupported listing child kind `{kind}` (expected t3)"),
+            child,
+        ));
     }
-    let d = child.get("data").filter(|d| d.is_object()).ok_or_else(|| item_err(i, "t3 child without data", child))?;
+    let d = child
+        .get("data")
+        .filter(|d| d.is_object())
+        .ok_or_else(|| item_err(i, "t3 child without data", child))?;
     let id = str_of(d, "id").ok_or_else(|| item_err(i, "post has no id", child))?;
     let created = match d.get("created_utc") {
         Some(Value::Number(n)) => n.as_f64(),
@@ -52,13 +72,19 @@ fn post(i: usize, child: &Value, cx: &RawContext) -> Result<crate::model::Conten
 
     let mut c = base("reddit", id, cx, happened);
     c.title = str_of(d, "title").map(str::to_string);
-    c.text = d.get("selftext").and_then(Value::as_str).unwrap_or("").to_string();
+    c.text = d
+        .get("selftext")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     c.url = str_of(d, "permalink").map(|p| format!("https://www.reddit.com{p}"));
-    c.author = str_of(d, "author").filter(|a| *a != "[deleted]").map(|a| Author {
-        id: str_of(d, "author_fullname").map(str::to_string),
-        handle: a.to_string(),
-        name: None,
-    });
+    c.author = str_of(d, "author")
+        .filter(|a| *a != "[deleted]")
+        .map(|a| Author {
+            id: str_of(d, "author_fullname").map(str::to_string),
+            handle: a.to_string(),
+            name: None,
+        });
     if d.get("crosspost_parent").is_some_and(|p| !p.is_null()) {
         c.content_type = ContentType::Repost;
     }
@@ -79,10 +105,10 @@ fn post(i: usize, child: &Value, cx: &RawContext) -> Result<crate::model::Conten
             extras.insert(key.into(), json!(b));
         }
     }
-    if d.get("is_self").and_then(Value::as_bool) == Some(false) {
-        if let Some(link) = str_of(d, "url_overridden_by_dest").or_else(|| str_of(d, "url")) {
-            extras.insert("link_url".into(), json!(link));
-        }
+    if d.get("is_self").and_then(Value::as_bool) == Some(false)
+        && let Some(link) = str_of(d, "url_overridden_by_dest").or_else(|| str_of(d, "url"))
+    {
+        extras.insert("link_url".into(), json!(link));
     }
     c.extras = extras;
     Ok(c)
@@ -93,7 +119,11 @@ mod tests {
     use super::*;
 
     fn cx() -> RawContext<'static> {
-        RawContext { fetched_by: "t", lake_key: "k", observed_at: chrono::Utc::now() }
+        RawContext {
+            fetched_by: "t",
+            lake_key: "k",
+            observed_at: chrono::Utc::now(),
+        }
     }
 
     #[test]
@@ -106,8 +136,15 @@ mod tests {
         let items = Reddit.normalize(body, &cx()).unwrap();
         let c = items[0].as_ref().unwrap();
         assert_eq!(c.source_id, "a1");
-        assert_eq!(c.happened_at.timestamp(), 1547618271, "created_utc, never the local `created`");
-        assert_eq!(c.url.as_deref(), Some("https://www.reddit.com/r/stocks/comments/a1/x/"));
+        assert_eq!(
+            c.happened_at.timestamp(),
+            1547618271,
+            "created_utc, never the local `created`"
+        );
+        assert_eq!(
+            c.url.as_deref(),
+            Some("https://www.reddit.com/r/stocks/comments/a1/x/")
+        );
         assert_eq!(c.engagement.upvote_ratio, Some(1.0));
         assert_eq!(c.extras["link_url"], "https://e.com/x");
         assert_eq!(items[1].as_ref().unwrap_err().index, 1);
@@ -115,7 +152,9 @@ mod tests {
 
     #[test]
     fn rate_limit_body_is_a_payload_error() {
-        let err = Reddit.normalize(br#"{"message": "Too Many Requests", "error": 429}"#, &cx()).unwrap_err();
+        let err = Reddit
+            .normalize(br#"{"message": "Too Many Requests", "error": 429}"#, &cx())
+            .unwrap_err();
         assert!(err.0.contains("Too Many Requests"));
     }
 }

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::xml::{self, Element};
-use super::{ItemError, Normalized, Normalizer, PayloadError, RawContext, base, html, parse_rfc3339};
+use super::{
+    ItemError, Normalized, Normalizer, PayloadError, RawContext, base, html, parse_rfc3339,
+};
 use crate::model::{Author, Content};
 
 pub struct SecAtom;
@@ -27,17 +29,25 @@ impl Normalizer for SecAtom {
     fn normalize(&self, body: &[u8], cx: &RawContext) -> Result<Normalized, PayloadError> {
         let root = xml::parse(body)?;
         if root.name != "feed" {
-            return Err(PayloadError(format!("expected an Atom <feed>, got <{}>", root.name)));
+            return Err(PayloadError(format!(
+                "expected an Atom <feed>, got <{}>",
+                root.name
+            )));
         }
         // Keep first-seen order of accessions; merge parties into the first entry.
         let mut order: Vec<String> = Vec::new();
-        let mut items: std::collections::HashMap<String, Content> = std::collections::HashMap::new();
+        let mut items: std::collections::HashMap<String, Content> =
+            std::collections::HashMap::new();
         let mut out: Normalized = Vec::new();
         for (i, entry) in root.children("entry").enumerate() {
             let parsed = match entry_fields(entry) {
                 Ok(p) => p,
                 Err(e) => {
-                    out.push(Err(ItemError { index: i as u32, error: e, detail: entry_detail(entry) }));
+                    out.push(Err(ItemError {
+                        index: i as u32,
+                        error: e,
+                        detail: entry_detail(entry),
+                    }));
                     continue;
                 }
             };
@@ -77,20 +87,20 @@ fn split_title(title: &str) -> (String, String, Option<String>, String) {
     let (form, rest) = title.split_once(" - ").unwrap_or(("", title));
     let mut rest = rest.trim().to_string();
     let mut role = String::new();
-    if rest.ends_with(')') {
-        if let Some(open) = rest.rfind(" (") {
-            role = rest[open + 2..rest.len() - 1].to_string();
-            rest.truncate(open);
-        }
+    if rest.ends_with(')')
+        && let Some(open) = rest.rfind(" (")
+    {
+        role = rest[open + 2..rest.len() - 1].to_string();
+        rest.truncate(open);
     }
     let mut cik = None;
-    if rest.ends_with(')') {
-        if let Some(open) = rest.rfind(" (") {
-            let inner = &rest[open + 2..rest.len() - 1];
-            if inner.chars().all(|c| c.is_ascii_digit()) {
-                cik = Some(inner.to_string());
-                rest.truncate(open);
-            }
+    if rest.ends_with(')')
+        && let Some(open) = rest.rfind(" (")
+    {
+        let inner = &rest[open + 2..rest.len() - 1];
+        if inner.chars().all(|c| c.is_ascii_digit()) {
+            cik = Some(inner.to_string());
+            rest.truncate(open);
         }
     }
     (form.trim().to_string(), rest.trim().to_string(), cik, role)
@@ -101,7 +111,13 @@ fn accession_in(s: &str) -> Option<String> {
     let b = s.as_bytes();
     (0..b.len().saturating_sub(19)).find_map(|i| {
         let w = &b[i..i + 20];
-        let shape = w.iter().enumerate().all(|(j, c)| if j == 10 || j == 13 { *c == b'-' } else { c.is_ascii_digit() });
+        let shape = w.iter().enumerate().all(|(j, c)| {
+            if j == 10 || j == 13 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
         let bounded = i + 20 == b.len() || !b[i + 20].is_ascii_digit();
         (shape && bounded).then(|| s[i..i + 20].to_string())
     })
@@ -109,7 +125,10 @@ fn accession_in(s: &str) -> Option<String> {
 
 fn entry_fields(e: &Element) -> Result<Entry, String> {
     let title = e.text_of("title").ok_or("entry has no title")?;
-    let link = e.child("link").and_then(|l| l.attr("href")).map(str::to_string);
+    let link = e
+        .child("link")
+        .and_then(|l| l.attr("href"))
+        .map(str::to_string);
     let summary_html = e.text_of("summary").unwrap_or_default();
     let summary = html::to_text(&summary_html.replace("<br>", "\n"));
     let accession = e
@@ -119,13 +138,28 @@ fn entry_fields(e: &Element) -> Result<Entry, String> {
         .or_else(|| accession_in(&summary))
         .ok_or("entry has no accession number (no <id>, link or AccNo)")?;
     let updated = e.text_of("updated").ok_or("entry has no <updated>")?;
-    let updated = parse_rfc3339(&updated).ok_or_else(|| format!("<updated> `{updated}` is not RFC 3339"))?;
+    let updated =
+        parse_rfc3339(&updated).ok_or_else(|| format!("<updated> `{updated}` is not RFC 3339"))?;
     let (mut form, party, cik, role) = split_title(&title);
     if let Some(term) = e.child("category").and_then(|c| c.attr("term")) {
         form = term.to_string();
     }
-    let filed = summary.split("Filed:").nth(1).and_then(|s| s.split_whitespace().next()).map(str::to_string);
-    Ok(Entry { accession, form, party, cik, role, link, summary, updated, filed })
+    let filed = summary
+        .split("Filed:")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .map(str::to_string);
+    Ok(Entry {
+        accession,
+        form,
+        party,
+        cik,
+        role,
+        link,
+        summary,
+        updated,
+        filed,
+    })
 }
 
 fn entry_detail(e: &Element) -> String {
@@ -150,7 +184,11 @@ fn to_content(p: &Entry, cx: &RawContext) -> Content {
     let items: Vec<String> = p
         .summary
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("Item ").map(|rest| format!("Item {rest}")))
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("Item ")
+                .map(|rest| format!("Item {rest}"))
+        })
         .collect();
     if !items.is_empty() {
         extras.insert("items".into(), json!(items));
@@ -186,13 +224,22 @@ fn finish(c: &mut Content) {
         })
         .unwrap_or_default();
     let form = c.extras["form"].as_str().unwrap_or("").to_string();
-    let subject = parties.iter().find(|p| p.2 != "Reporting").or(parties.first());
+    let subject = parties
+        .iter()
+        .find(|p| p.2 != "Reporting")
+        .or(parties.first());
     let reporting = parties.iter().find(|p| p.2 == "Reporting");
     if let Some((name, cik, _)) = subject {
-        c.author = Some(Author { id: cik.clone(), handle: name.clone(), name: None });
+        c.author = Some(Author {
+            id: cik.clone(),
+            handle: name.clone(),
+            name: None,
+        });
     }
     c.title = Some(match (subject, reporting) {
-        (Some(s), Some(r)) if s.0 != r.0 => format!("Form {form}: {} (reporting owner: {})", s.0, r.0),
+        (Some(s), Some(r)) if s.0 != r.0 => {
+            format!("Form {form}: {} (reporting owner: {})", s.0, r.0)
+        }
         (Some(s), _) => format!("Form {form}: {}", s.0),
         _ => format!("Form {form}"),
     });
@@ -205,15 +252,24 @@ mod tests {
     #[test]
     fn titles_split_into_form_party_cik_role() {
         let (f, n, c, r) = split_title("4 - Zeo Energy Corp. (0001865506) (Issuer)");
-        assert_eq!((f.as_str(), n.as_str(), c.as_deref(), r.as_str()), ("4", "Zeo Energy Corp.", Some("0001865506"), "Issuer"));
+        assert_eq!(
+            (f.as_str(), n.as_str(), c.as_deref(), r.as_str()),
+            ("4", "Zeo Energy Corp.", Some("0001865506"), "Issuer")
+        );
         let (f, n, _, _) = split_title("SC 13D - Foo (Bar) Inc (0000000001) (Filed by)");
         assert_eq!((f.as_str(), n.as_str()), ("SC 13D", "Foo (Bar) Inc"));
     }
 
     #[test]
     fn accession_is_found_in_ids_links_and_text() {
-        assert_eq!(accession_in("urn:tag:sec.gov,2008:accession-number=0000950170-24-032448").unwrap(), "0000950170-24-032448");
-        assert_eq!(accession_in("/000095017024032448/0000950170-24-032448-index.htm").unwrap(), "0000950170-24-032448");
+        assert_eq!(
+            accession_in("urn:tag:sec.gov,2008:accession-number=0000950170-24-032448").unwrap(),
+            "0000950170-24-032448"
+        );
+        assert_eq!(
+            accession_in("/000095017024032448/0000950170-24-032448-index.htm").unwrap(),
+            "0000950170-24-032448"
+        );
         assert!(accession_in("no number here").is_none());
     }
 
@@ -226,12 +282,19 @@ mod tests {
 <id>urn:tag:sec.gov,2008:accession-number=0000950170-24-032448</id>\r\n</entry>\r\n\
 <entry>\r\n<title>4 - Zeo Energy Corp. (0001865506) (Issuer)</title>\r\n<updated>2024-03-15T21:45:18-04:00</updated>\r\n\
 <id>urn:tag:sec.gov,2008:accession-number=0000950170-24-032448</id>\r\n</entry>\r\n</feed>\r\n";
-        let cx = RawContext { fetched_by: "t", lake_key: "k", observed_at: Utc::now() };
+        let cx = RawContext {
+            fetched_by: "t",
+            lake_key: "k",
+            observed_at: Utc::now(),
+        };
         let items = SecAtom.normalize(doc.as_bytes(), &cx).unwrap();
         assert_eq!(items.len(), 1);
         let c = items[0].as_ref().unwrap();
         assert_eq!(c.source_id, "0000950170-24-032448");
-        assert_eq!(c.title.as_deref(), Some("Form 4: Zeo Energy Corp. (reporting owner: ESGEN LLC)"));
+        assert_eq!(
+            c.title.as_deref(),
+            Some("Form 4: Zeo Energy Corp. (reporting owner: ESGEN LLC)")
+        );
         assert_eq!(c.author.as_ref().unwrap().handle, "Zeo Energy Corp.");
         assert_eq!(c.extras["filed"], "2024-03-15");
         assert_eq!(c.happened_at.to_rfc3339(), "2024-03-16T01:45:18+00:00");

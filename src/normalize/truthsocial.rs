@@ -8,8 +8,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    ItemError, Normalized, Normalizer, PayloadError, RawContext, base, count, html, item_err, parse_json,
-    parse_rfc3339, str_of,
+    ItemError, Normalized, Normalizer, PayloadError, RawContext, base, count, html, item_err,
+    parse_json, parse_rfc3339, str_of,
 };
 use crate::model::{Author, Content, ContentType};
 
@@ -52,9 +52,15 @@ fn statuses(body: &[u8], cx: &RawContext, platform: &str) -> Result<Normalized, 
         return Err(PayloadError(format!("API error body: {err}")));
     }
     match &v {
-        Value::Array(items) => Ok(items.iter().enumerate().map(|(i, s)| status(i, s, cx, platform)).collect()),
+        Value::Array(items) => Ok(items
+            .iter()
+            .enumerate()
+            .map(|(i, s)| status(i, s, cx, platform))
+            .collect()),
         Value::Object(_) => Ok(vec![status(0, &v, cx, platform)]),
-        _ => Err(PayloadError("expected a status object or an array of statuses".into())),
+        _ => Err(PayloadError(
+            "expected a status object or an array of statuses".into(),
+        )),
     }
 }
 
@@ -62,13 +68,21 @@ fn status(i: usize, s: &Value, cx: &RawContext, platform: &str) -> Result<Conten
     let id = str_of(s, "id").ok_or_else(|| item_err(i, "status has no id", s))?;
     // Mastodon ids are only unique per instance; the `uri` is global. Truth Social is
     // one instance, so its short id is kept (it is what people quote).
-    let source_id = if platform == "mastodon" { str_of(s, "uri").unwrap_or(id) } else { id };
-    let created = str_of(s, "created_at").ok_or_else(|| item_err(i, "status has no created_at", s))?;
-    let happened = parse_rfc3339(created).ok_or_else(|| item_err(i, format!("created_at `{created}` is not RFC 3339"), s))?;
+    let source_id = if platform == "mastodon" {
+        str_of(s, "uri").unwrap_or(id)
+    } else {
+        id
+    };
+    let created =
+        str_of(s, "created_at").ok_or_else(|| item_err(i, "status has no created_at", s))?;
+    let happened = parse_rfc3339(created)
+        .ok_or_else(|| item_err(i, format!("created_at `{created}` is not RFC 3339"), s))?;
 
     let mut c = base(platform, source_id, cx, happened);
     c.author = account(s.get("account"));
-    c.url = str_of(s, "url").or_else(|| str_of(s, "uri")).map(str::to_string);
+    c.url = str_of(s, "url")
+        .or_else(|| str_of(s, "uri"))
+        .map(str::to_string);
 
     let reblog = s.get("reblog").filter(|r| r.is_object());
     // The post whose words and counts matter: the original, for a reblog.
@@ -92,7 +106,9 @@ fn status(i: usize, s: &Value, cx: &RawContext, platform: &str) -> Result<Conten
         if let Some(rid) = str_of(r, "id") {
             extras.insert("original_id".into(), json!(rid));
         }
-    } else if post.get("quote_id").is_some_and(|q| !q.is_null()) || post.get("quote").is_some_and(|q| q.is_object()) {
+    } else if post.get("quote_id").is_some_and(|q| !q.is_null())
+        || post.get("quote").is_some_and(|q| q.is_object())
+    {
         c.content_type = ContentType::Quote;
     } else if s.get("in_reply_to_id").is_some_and(|r| !r.is_null()) {
         c.content_type = ContentType::Reply;
@@ -108,7 +124,11 @@ fn status(i: usize, s: &Value, cx: &RawContext, platform: &str) -> Result<Conten
     if let Some(lang) = str_of(post, "language") {
         extras.insert("language".into(), json!(lang));
     }
-    if let Some(card) = post.get("card").and_then(|c| c.get("url")).and_then(Value::as_str) {
+    if let Some(card) = post
+        .get("card")
+        .and_then(|c| c.get("url"))
+        .and_then(Value::as_str)
+    {
         extras.insert("card_url".into(), json!(card));
     }
     c.extras = extras;
@@ -127,7 +147,12 @@ fn account(a: Option<&Value>) -> Option<Author> {
 
 fn names(v: Option<&Value>, key: &str) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|t| str_of(t, key)).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| str_of(t, key))
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -136,7 +161,11 @@ mod tests {
     use super::*;
 
     fn cx() -> RawContext<'static> {
-        RawContext { fetched_by: "t", lake_key: "k", observed_at: chrono::Utc::now() }
+        RawContext {
+            fetched_by: "t",
+            lake_key: "k",
+            observed_at: chrono::Utc::now(),
+        }
     }
 
     #[test]

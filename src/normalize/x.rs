@@ -10,7 +10,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{ItemError, Normalized, Normalizer, PayloadError, RawContext, base, count, item_err, parse_json, parse_rfc3339, str_of};
+use super::{
+    ItemError, Normalized, Normalizer, PayloadError, RawContext, base, count, item_err, parse_json,
+    parse_rfc3339, str_of,
+};
 use crate::model::{Author, Content, ContentType};
 
 /// X's snowflake epoch (2010-11-04T01:42:54.657Z) in ms.
@@ -34,23 +37,37 @@ impl Normalizer for X {
         if v.get("data").is_none() {
             if let Some(status) = v.get("status").and_then(count) {
                 let title = str_of(&v, "title").unwrap_or("error");
-                return Err(PayloadError(format!("X problem response: {status} {title}")));
+                return Err(PayloadError(format!(
+                    "X problem response: {status} {title}"
+                )));
             }
             // An empty result page has meta.result_count = 0 and no data.
             if v.pointer("/meta/result_count").and_then(count) == Some(0) {
                 return Ok(Vec::new());
             }
-            return Err(PayloadError("not an X v2 tweets response: no `data`".into()));
+            return Err(PayloadError(
+                "not an X v2 tweets response: no `data`".into(),
+            ));
         }
         let users: HashMap<&str, &Value> = v
             .pointer("/includes/users")
             .and_then(Value::as_array)
-            .map(|us| us.iter().filter_map(|u| Some((str_of(u, "id")?, u))).collect())
+            .map(|us| {
+                us.iter()
+                    .filter_map(|u| Some((str_of(u, "id")?, u)))
+                    .collect()
+            })
             .unwrap_or_default();
         match &v["data"] {
-            Value::Array(tweets) => Ok(tweets.iter().enumerate().map(|(i, t)| tweet(i, t, &users, cx)).collect()),
+            Value::Array(tweets) => Ok(tweets
+                .iter()
+                .enumerate()
+                .map(|(i, t)| tweet(i, t, &users, cx))
+                .collect()),
             t @ Value::Object(_) => Ok(vec![tweet(0, t, &users, cx)]),
-            _ => Err(PayloadError("X `data` is neither an array nor an object".into())),
+            _ => Err(PayloadError(
+                "X `data` is neither an array nor an object".into(),
+            )),
         }
     }
 }
@@ -64,12 +81,22 @@ fn snowflake_time(id: &str) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis((n >> 22) + SNOWFLAKE_EPOCH_MS)
 }
 
-fn tweet(i: usize, t: &Value, users: &HashMap<&str, &Value>, cx: &RawContext) -> Result<Content, ItemError> {
+fn tweet(
+    i: usize,
+    t: &Value,
+    users: &HashMap<&str, &Value>,
+    cx: &RawContext,
+) -> Result<Content, ItemError> {
     let id = str_of(t, "id").ok_or_else(|| item_err(i, "tweet has no id", t))?;
-    let text = t.get("text").and_then(Value::as_str).ok_or_else(|| item_err(i, "tweet has no text", t))?;
+    let text = t
+        .get("text")
+        .and_then(Value::as_str)
+        .ok_or_else(|| item_err(i, "tweet has no text", t))?;
     let happened = match str_of(t, "created_at") {
-        Some(s) => parse_rfc3339(s).ok_or_else(|| item_err(i, format!("created_at `{s}` is not RFC 3339"), t))?,
-        None => snowflake_time(id).ok_or_else(|| item_err(i, "tweet has no created_at and a non-snowflake id", t))?,
+        Some(s) => parse_rfc3339(s)
+            .ok_or_else(|| item_err(i, format!("created_at `{s}` is not RFC 3339"), t))?,
+        None => snowflake_time(id)
+            .ok_or_else(|| item_err(i, "tweet has no created_at and a non-snowflake id", t))?,
     };
     let mut c = base("x", id, cx, happened);
     c.text = text.to_string();
@@ -81,7 +108,11 @@ fn tweet(i: usize, t: &Value, users: &HashMap<&str, &Value>, cx: &RawContext) ->
             handle: h.to_string(),
             name: str_of(u, "name").map(str::to_string),
         }),
-        (Some(a), None) => Some(Author { id: Some(a.to_string()), handle: a.to_string(), name: None }),
+        (Some(a), None) => Some(Author {
+            id: Some(a.to_string()),
+            handle: a.to_string(),
+            name: None,
+        }),
         (None, None) => None,
     };
     c.url = Some(match &c.author {
@@ -98,16 +129,27 @@ fn tweet(i: usize, t: &Value, users: &HashMap<&str, &Value>, cx: &RawContext) ->
     let entity = |kind: &str, key: &str| -> Vec<String> {
         t.pointer(&format!("/entities/{kind}"))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|e| str_of(e, key)).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| str_of(e, key))
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     };
-    c.cashtags = entity("cashtags", "tag").into_iter().map(|t| t.to_uppercase()).collect();
+    c.cashtags = entity("cashtags", "tag")
+        .into_iter()
+        .map(|t| t.to_uppercase())
+        .collect();
     c.tags = entity("hashtags", "tag");
     c.mentions = entity("mentions", "username");
     let mut extras = serde_json::Map::new();
     if let Some(refs) = t.get("referenced_tweets").and_then(Value::as_array) {
         for r in refs {
-            let (kind, rid) = (str_of(r, "type").unwrap_or(""), r.get("id").cloned().unwrap_or(Value::Null));
+            let (kind, rid) = (
+                str_of(r, "type").unwrap_or(""),
+                r.get("id").cloned().unwrap_or(Value::Null),
+            );
             match kind {
                 "retweeted" => {
                     c.content_type = ContentType::Repost;
@@ -132,7 +174,10 @@ fn tweet(i: usize, t: &Value, users: &HashMap<&str, &Value>, cx: &RawContext) ->
     if let Some(lang) = str_of(t, "lang") {
         extras.insert("language".into(), json!(lang));
     }
-    if let Some(f) = user.and_then(|u| u.pointer("/public_metrics/followers_count")).and_then(count) {
+    if let Some(f) = user
+        .and_then(|u| u.pointer("/public_metrics/followers_count"))
+        .and_then(count)
+    {
         extras.insert("author_followers".into(), json!(f));
     }
     c.extras = extras;
@@ -144,7 +189,11 @@ mod tests {
     use super::*;
 
     fn cx() -> RawContext<'static> {
-        RawContext { fetched_by: "t", lake_key: "k", observed_at: Utc::now() }
+        RawContext {
+            fetched_by: "t",
+            lake_key: "k",
+            observed_at: Utc::now(),
+        }
     }
 
     #[test]
@@ -152,7 +201,10 @@ mod tests {
         let body = br#"{"data":[{"edit_history_tweet_ids":["1578516068309794817"],"id":"1578516068309794817","text":"hi"}],"meta":{"result_count":1}}"#;
         let c = X.normalize(body, &cx()).unwrap().remove(0).unwrap();
         assert_eq!(c.happened_at.to_rfc3339(), "2022-10-07T22:42:12.752+00:00");
-        assert_eq!(c.url.as_deref(), Some("https://x.com/i/web/status/1578516068309794817"));
+        assert_eq!(
+            c.url.as_deref(),
+            Some("https://x.com/i/web/status/1578516068309794817")
+        );
     }
 
     #[test]
@@ -165,13 +217,25 @@ mod tests {
         assert_eq!(c.author.as_ref().unwrap().handle, "bob");
         assert_eq!(c.cashtags, vec!["TSLA"]);
         assert_eq!(c.content_type, ContentType::Repost);
-        assert_eq!(c.url.as_deref(), Some("https://x.com/bob/status/1985000000000000001"));
+        assert_eq!(
+            c.url.as_deref(),
+            Some("https://x.com/bob/status/1985000000000000001")
+        );
     }
 
     #[test]
     fn problem_json_and_empty_page() {
-        let e = X.normalize(br#"{"title":"Too Many Requests","type":"about:blank","status":429}"#, &cx()).unwrap_err();
+        let e = X
+            .normalize(
+                br#"{"title":"Too Many Requests","type":"about:blank","status":429}"#,
+                &cx(),
+            )
+            .unwrap_err();
         assert!(e.0.contains("429"));
-        assert!(X.normalize(br#"{"meta":{"result_count":0}}"#, &cx()).unwrap().is_empty());
+        assert!(
+            X.normalize(br#"{"meta":{"result_count":0}}"#, &cx())
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -24,10 +24,15 @@ impl Element {
     }
     /// Trimmed text of a child, None when absent or blank.
     pub fn text_of(&self, name: &str) -> Option<String> {
-        self.child(name).map(|c| c.text.trim().to_string()).filter(|s| !s.is_empty())
+        self.child(name)
+            .map(|c| c.text.trim().to_string())
+            .filter(|s| !s.is_empty())
     }
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -40,7 +45,8 @@ pub fn decode(body: &[u8]) -> Result<String, PayloadError> {
     if decl.contains("iso-8859-1") || decl.contains("latin1") || decl.contains("windows-1252") {
         return Ok(body.iter().map(|&b| b as char).collect());
     }
-    String::from_utf8(body.to_vec()).map_err(|e| PayloadError(format!("XML is not valid UTF-8: {e}")))
+    String::from_utf8(body.to_vec())
+        .map_err(|e| PayloadError(format!("XML is not valid UTF-8: {e}")))
 }
 
 /// Parses a whole document into its root element. A document whose root never closes
@@ -52,9 +58,12 @@ pub fn parse(body: &[u8]) -> Result<Element, PayloadError> {
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     loop {
-        let ev = reader
-            .read_event()
-            .map_err(|e| PayloadError(format!("invalid XML at byte {}: {e}", reader.buffer_position())))?;
+        let ev = reader.read_event().map_err(|e| {
+            PayloadError(format!(
+                "invalid XML at byte {}: {e}",
+                reader.buffer_position()
+            ))
+        })?;
         match ev {
             Event::Start(e) => stack.push(element(&e)?),
             Event::Empty(e) => {
@@ -65,7 +74,9 @@ pub fn parse(body: &[u8]) -> Result<Element, PayloadError> {
                 }
             }
             Event::End(_) => {
-                let el = stack.pop().ok_or_else(|| PayloadError("invalid XML: unbalanced end tag".into()))?;
+                let el = stack
+                    .pop()
+                    .ok_or_else(|| PayloadError("invalid XML: unbalanced end tag".into()))?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(el),
                     None => {
@@ -75,7 +86,9 @@ pub fn parse(body: &[u8]) -> Result<Element, PayloadError> {
             }
             Event::Text(t) => {
                 if let Some(top) = stack.last_mut() {
-                    let s = t.unescape().map_err(|e| PayloadError(format!("invalid XML text: {e}")))?;
+                    let s = t
+                        .unescape()
+                        .map_err(|e| PayloadError(format!("invalid XML text: {e}")))?;
                     top.text.push_str(&s);
                 }
             }
@@ -89,7 +102,10 @@ pub fn parse(body: &[u8]) -> Result<Element, PayloadError> {
         }
     }
     if let Some(open) = stack.first() {
-        return Err(PayloadError(format!("truncated XML: <{}> is never closed", open.name)));
+        return Err(PayloadError(format!(
+            "truncated XML: <{}> is never closed",
+            open.name
+        )));
     }
     root.ok_or_else(|| PayloadError("empty XML document".into()))
 }
@@ -98,12 +114,19 @@ fn element(e: &quick_xml::events::BytesStart) -> Result<Element, PayloadError> {
     let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
     let mut attrs = Vec::new();
     for a in e.attributes() {
-        let a = a.map_err(|err| PayloadError(format!("invalid XML attribute in <{name}>: {err}")))?;
+        let a =
+            a.map_err(|err| PayloadError(format!("invalid XML attribute in <{name}>: {err}")))?;
         let key = String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned();
-        let value = a.unescape_value().map_err(|err| PayloadError(format!("invalid XML attribute: {err}")))?;
+        let value = a
+            .unescape_value()
+            .map_err(|err| PayloadError(format!("invalid XML attribute: {err}")))?;
         attrs.push((key, value.into_owned()));
     }
-    Ok(Element { name, attrs, ..Default::default() })
+    Ok(Element {
+        name,
+        attrs,
+        ..Default::default()
+    })
 }
 
 #[cfg(test)]
@@ -122,7 +145,10 @@ mod tests {
     #[test]
     fn truncation_is_an_error() {
         let err = parse(b"<feed><entry><title>x</title></entry><entry><ti").unwrap_err();
-        assert!(err.0.contains("truncated") || err.0.contains("invalid"), "{err}");
+        assert!(
+            err.0.contains("truncated") || err.0.contains("invalid"),
+            "{err}"
+        );
         assert!(parse(b"").is_err());
     }
 }

@@ -10,7 +10,11 @@ use crate::error::StageError;
 use crate::log::EventLog;
 use crate::store::{Commit, Store};
 
-pub async fn commit(log: &dyn EventLog, store: &dyn Store, mut c: Commit) -> Result<(), StageError> {
+pub async fn commit(
+    log: &dyn EventLog,
+    store: &dyn Store,
+    mut c: Commit,
+) -> Result<(), StageError> {
     if !log.transactional_with_store() && !c.appends.is_empty() {
         log.append(std::mem::take(&mut c.appends)).await?;
     }

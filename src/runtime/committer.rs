@@ -53,10 +53,17 @@ impl Committer {
 
     /// Commits every batch received, in order, until the channel closes (the runner
     /// stopped) or shutdown interrupts a retry. Err only for fatal errors.
-    pub async fn run(self, mut rx: mpsc::Receiver<Processed>, mut shutdown: watch::Receiver<bool>) -> Result<(), StageError> {
+    pub async fn run(
+        self,
+        mut rx: mpsc::Receiver<Processed>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), StageError> {
         let mut last_lag = Instant::now() - Duration::from_secs(10);
         while let Some(mut p) = rx.recv().await {
-            match self.commit_ranges(&p.records, &mut p.outcomes, &mut shutdown).await {
+            match self
+                .commit_ranges(&p.records, &mut p.outcomes, &mut shutdown)
+                .await
+            {
                 Ok(()) => {}
                 Err(None) => return Ok(()),
                 Err(Some(e)) => return Err(e),
@@ -70,7 +77,14 @@ impl Committer {
             self.account(&p);
             if last_lag.elapsed() >= Duration::from_secs(1) {
                 last_lag = Instant::now();
-                report_lag(self.log.as_ref(), self.stage.name(), self.stage.input(), &self.committed, &self.health).await;
+                report_lag(
+                    self.log.as_ref(),
+                    self.stage.name(),
+                    self.stage.input(),
+                    &self.committed,
+                    &self.health,
+                )
+                .await;
             }
         }
         Ok(())
@@ -88,13 +102,21 @@ impl Committer {
                 Outcome::Dead(_) => dead += 1,
             }
         }
-        metrics::counter!("sigflow_stage_records_in_total", "stage" => stage).increment(p.records.len() as u64);
+        metrics::counter!("sigflow_stage_records_in_total", "stage" => stage)
+            .increment(p.records.len() as u64);
         metrics::counter!("sigflow_stage_records_out_total", "stage" => stage).increment(outs);
         metrics::counter!("sigflow_stage_records_failed_total", "stage" => stage).increment(dead);
-        metrics::histogram!("sigflow_stage_batch_seconds", "stage" => stage).record(p.started.elapsed().as_secs_f64());
+        metrics::histogram!("sigflow_stage_batch_seconds", "stage" => stage)
+            .record(p.started.elapsed().as_secs_f64());
         self.health.ok(&self.component(), p.records.len() as u64);
-        tracing::debug!(stage, records = p.records.len(), outputs = outs, dead_letters = dead,
-            ms = p.started.elapsed().as_millis() as u64, "batch committed");
+        tracing::debug!(
+            stage,
+            records = p.records.len(),
+            outputs = outs,
+            dead_letters = dead,
+            ms = p.started.elapsed().as_millis() as u64,
+            "batch committed"
+        );
     }
 
     /// Commits `outcomes` in order, bisecting on poison. `Err(None)` = shutdown.
@@ -115,9 +137,14 @@ impl Committer {
                 }
                 Err(e) if e.class == ErrorClass::Transient => {
                     attempt += 1;
-                    metrics::counter!("sigflow_stage_retries_total", "stage" => self.stage.name()).increment(1);
+                    metrics::counter!("sigflow_stage_retries_total", "stage" => self.stage.name())
+                        .increment(1);
                     tracing::warn!(stage = self.stage.name(), attempt, error = %e, "commit failed transiently; retrying");
-                    self.health.set_status(&self.component(), Status::Retrying, Some(e.to_string()));
+                    self.health.set_status(
+                        &self.component(),
+                        Status::Retrying,
+                        Some(e.to_string()),
+                    );
                     if !sleep_or_shutdown(self.backoff.delay(attempt), shutdown).await {
                         return Err(None);
                     }
@@ -128,12 +155,26 @@ impl Committer {
                     ranges.push_front((mid, hi));
                     ranges.push_front((lo, mid));
                 }
-                Err(e) if e.class == ErrorClass::Poison && matches!(outcomes[lo], Outcome::Done(_)) => {
+                Err(e)
+                    if e.class == ErrorClass::Poison
+                        && matches!(outcomes[lo], Outcome::Done(_)) =>
+                {
                     tracing::warn!(stage = self.stage.name(), offset = batch[lo].offset, error = %e,
                         "record's results cannot be stored; dead-lettering it");
-                    outcomes[lo] = Outcome::Dead(dead_letter(self.stage.name(), &batch[lo], None, &e.message, None, e.class));
+                    outcomes[lo] = Outcome::Dead(dead_letter(
+                        self.stage.name(),
+                        &batch[lo],
+                        None,
+                        &e.message,
+                        None,
+                        e.class,
+                    ));
                 }
-                Err(e) => return Err(Some(StageError::fatal(format!("cannot commit even a dead letter: {e}")))),
+                Err(e) => {
+                    return Err(Some(StageError::fatal(format!(
+                        "cannot commit even a dead letter: {e}"
+                    ))));
+                }
             }
         }
         Ok(())
@@ -142,7 +183,10 @@ impl Committer {
     fn build_commit(&self, records: &[LogRecord], outcomes: &[Outcome]) -> Commit {
         let stage = self.stage.name();
         let mut offsets: BTreeMap<u32, u64> = BTreeMap::new();
-        let mut c = Commit { group: Some((stage.to_string(), self.stage.input().to_string())), ..Default::default() };
+        let mut c = Commit {
+            group: Some((stage.to_string(), self.stage.input().to_string())),
+            ..Default::default()
+        };
         for (rec, outcome) in records.iter().zip(outcomes) {
             let next = offsets.entry(rec.partition).or_insert(0);
             *next = (*next).max(rec.offset + 1);
@@ -164,7 +208,13 @@ impl Committer {
                 Outcome::Dead(d) => c.dead_letters.push(d.clone()),
             }
         }
-        c.offsets = offsets.into_iter().map(|(partition, next_offset)| OffsetCommit { partition, next_offset }).collect();
+        c.offsets = offsets
+            .into_iter()
+            .map(|(partition, next_offset)| OffsetCommit {
+                partition,
+                next_offset,
+            })
+            .collect();
         c
     }
 }
@@ -193,12 +243,28 @@ pub(super) fn dead_letter(
 }
 
 /// Records waiting in the stage's input: end offsets minus committed positions.
-pub(super) async fn report_lag(log: &dyn EventLog, stage: &'static str, topic: &str, committed: &Positions, health: &Health) {
-    let Ok(topics) = log.describe().await else { return };
-    let Some(t) = topics.iter().find(|t| t.name == topic) else { return };
+pub(super) async fn report_lag(
+    log: &dyn EventLog,
+    stage: &'static str,
+    topic: &str,
+    committed: &Positions,
+    health: &Health,
+) {
+    let Ok(topics) = log.describe().await else {
+        return;
+    };
+    let Some(t) = topics.iter().find(|t| t.name == topic) else {
+        return;
+    };
     let lag: u64 = {
         let pos = committed.lock().unwrap_or_else(|e| e.into_inner());
-        t.partitions.iter().map(|p| p.end.saturating_sub(pos.get(&p.partition).copied().unwrap_or(0))).sum()
+        t.partitions
+            .iter()
+            .map(|p| {
+                p.end
+                    .saturating_sub(pos.get(&p.partition).copied().unwrap_or(0))
+            })
+            .sum()
     };
     metrics::gauge!("sigflow_stage_lag", "stage" => stage).set(lag as f64);
     health.update(&format!("stage:{stage}"), |c| c.lag = Some(lag));

@@ -43,21 +43,29 @@ pub struct Health {
 
 impl Health {
     pub fn register(&self, name: &str) {
-        self.inner.write().unwrap_or_else(|p| p.into_inner()).insert(
-            name.to_string(),
-            ComponentHealth {
-                status: Status::Starting,
-                last_error: None,
-                last_success: None,
-                processed: 0,
-                lag: None,
-                cursor: None,
-            },
-        );
+        self.inner
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                name.to_string(),
+                ComponentHealth {
+                    status: Status::Starting,
+                    last_error: None,
+                    last_success: None,
+                    processed: 0,
+                    lag: None,
+                    cursor: None,
+                },
+            );
     }
 
     pub fn update(&self, name: &str, f: impl FnOnce(&mut ComponentHealth)) {
-        if let Some(c) = self.inner.write().unwrap_or_else(|p| p.into_inner()).get_mut(name) {
+        if let Some(c) = self
+            .inner
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(name)
+        {
             f(c);
         }
     }
@@ -85,6 +93,8 @@ impl Health {
 
     /// Ready when nothing is failing or retrying.
     pub fn ready(&self) -> bool {
-        self.snapshot().values().all(|c| matches!(c.status, Status::Ok | Status::Done | Status::Starting))
+        self.snapshot()
+            .values()
+            .all(|c| matches!(c.status, Status::Ok | Status::Done | Status::Starting))
     }
 }

@@ -71,7 +71,8 @@ pub struct RunSummary {
 impl Pipeline {
     /// Opens the backends named in `cfg` and creates the topics.
     pub async fn build(cfg: Config) -> Result<Pipeline, BuildError> {
-        let (store, db) = crate::store::open(&cfg.store, &cfg.sqlite_options())?;
+        let crate::store::OpenedStore { store, db } =
+            crate::store::open(&cfg.store, &cfg.sqlite_options())?;
         let lock = match &db {
             Some(db) => Some(lock_file(db.path().with_extension("lock"))?),
             None => None,
@@ -88,13 +89,28 @@ impl Pipeline {
             .await?;
         }
         let chain = crate::enrich::Chain::new(&cfg.enrich.chain).map_err(BuildError::Other)?;
-        let stages: Vec<Arc<dyn Stage>> =
-            vec![Arc::new(NormalizeStage::new(lake.clone())), Arc::new(EnrichStage::new(chain))];
+        let stages: Vec<Arc<dyn Stage>> = vec![
+            Arc::new(NormalizeStage::new(lake.clone())),
+            Arc::new(EnrichStage::new(chain)),
+        ];
         let mut sources = Vec::new();
         for s in cfg.sources.iter().filter(|s| s.enabled) {
-            sources.push(crate::sources::build(s).map_err(|e| BuildError::Other(format!("source {}: {e}", s.name)))?);
+            sources.push(
+                crate::sources::build(s)
+                    .map_err(|e| BuildError::Other(format!("source {}: {e}", s.name)))?,
+            );
         }
-        Ok(Pipeline { cfg, store, db, log, lake, health: Health::default(), stages, sources, _lock: lock })
+        Ok(Pipeline {
+            cfg,
+            store,
+            db,
+            log,
+            lake,
+            health: Health::default(),
+            stages,
+            sources,
+            _lock: lock,
+        })
     }
 
     pub fn stage(&self, name: &str) -> Option<Arc<dyn Stage>> {
@@ -103,7 +119,11 @@ impl Pipeline {
 
     /// Runs until `signal` resolves, the pipeline goes idle (with `exit_when_idle`), or
     /// a stage fails fatally (returned as the error).
-    pub async fn run(mut self, opts: RunOptions, signal: impl Future<Output = ()>) -> Result<RunSummary, anyhow::Error> {
+    pub async fn run(
+        mut self,
+        opts: RunOptions,
+        signal: impl Future<Output = ()>,
+    ) -> Result<RunSummary, anyhow::Error> {
         let started = Instant::now();
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks: JoinSet<Result<(), StageError>> = JoinSet::new();
@@ -138,7 +158,9 @@ impl Pipeline {
                 let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                     let _ = stop.wait_for(|s| *s).await;
                 });
-                serve.await.map_err(|e| StageError::fatal(format!("API server: {e}")))
+                serve
+                    .await
+                    .map_err(|e| StageError::fatal(format!("API server: {e}")))
             });
         }
 
@@ -183,7 +205,9 @@ impl Pipeline {
                     match log.enforce_retention().await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(deleted = n, "log retention removed old records"),
-                        Err(e) => tracing::warn!(error = %e, "log retention failed; will try again"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "log retention failed; will try again")
+                        }
                     }
                 }
                 Ok(())
@@ -200,7 +224,9 @@ impl Pipeline {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 self.refresh_backend_health().await;
                 if source_done.iter().all(|d| d.load(Ordering::SeqCst))
-                    && idle(self.log.as_ref(), self.store.as_ref(), &self.stages).await.unwrap_or(false)
+                    && idle(self.log.as_ref(), self.store.as_ref(), &self.stages)
+                        .await
+                        .unwrap_or(false)
                 {
                     return;
                 }
@@ -219,7 +245,12 @@ impl Pipeline {
                 match tasks.join_next().await {
                     Some(Ok(Ok(()))) => continue,
                     Some(Ok(Err(e))) => return (format!("fatal: {e}"), Some(e)),
-                    Some(Err(e)) => return (format!("task panicked: {e}"), Some(StageError::fatal(e.to_string()))),
+                    Some(Err(e)) => {
+                        return (
+                            format!("task panicked: {e}"),
+                            Some(StageError::fatal(e.to_string())),
+                        );
+                    }
                     None => std::future::pending::<()>().await,
                 }
             }
@@ -242,24 +273,37 @@ impl Pipeline {
                 }
             }
         };
-        if tokio::time::timeout(Duration::from_secs(15), drain).await.is_err() {
-            tracing::warn!("some tasks did not stop within 15 s; abandoning them (uncommitted work is redone on restart)");
+        if tokio::time::timeout(Duration::from_secs(15), drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "some tasks did not stop within 15 s; abandoning them (uncommitted work is redone on restart)"
+            );
         }
         let counts = self.store.counts().await.unwrap_or_default();
         if let Some(e) = fatal {
             return Err(anyhow::anyhow!("pipeline stopped on a fatal error: {e}"));
         }
-        Ok(RunSummary { counts, elapsed_secs: started.elapsed().as_secs_f64(), stopped_because: reason })
+        Ok(RunSummary {
+            counts,
+            elapsed_secs: started.elapsed().as_secs_f64(),
+            stopped_because: reason,
+        })
     }
 
     async fn refresh_backend_health(&self) {
         match self.store.ping().await {
             Ok(()) => self.health.ok("store", 0),
-            Err(e) => self.health.set_status("store", Status::Retrying, Some(e.to_string())),
+            Err(e) => self
+                .health
+                .set_status("store", Status::Retrying, Some(e.to_string())),
         }
         match self.lake.ping().await {
             Ok(()) => self.health.ok("lake", 0),
-            Err(e) => self.health.set_status("lake", Status::Retrying, Some(e.to_string())),
+            Err(e) => self
+                .health
+                .set_status("lake", Status::Retrying, Some(e.to_string())),
         }
     }
 }
@@ -267,13 +311,23 @@ impl Pipeline {
 /// True when every stage's committed offsets equal its input topic's end offsets.
 /// Stages are checked in flow order: a stage that commits between two checks has
 /// already made its outputs visible downstream, so a later check sees them.
-pub async fn idle(log: &dyn EventLog, store: &dyn Store, stages: &[Arc<dyn Stage>]) -> Result<bool, BuildError> {
+pub async fn idle(
+    log: &dyn EventLog,
+    store: &dyn Store,
+    stages: &[Arc<dyn Stage>],
+) -> Result<bool, BuildError> {
     for stage in stages {
         let topics = log.describe().await?;
-        let Some(t) = topics.iter().find(|t| t.name == stage.input()) else { continue };
+        let Some(t) = topics.iter().find(|t| t.name == stage.input()) else {
+            continue;
+        };
         let committed = store.offsets(stage.name(), stage.input()).await?;
         for p in &t.partitions {
-            let at = committed.iter().find(|o| o.partition == p.partition).map(|o| o.next_offset).unwrap_or(0);
+            let at = committed
+                .iter()
+                .find(|o| o.partition == p.partition)
+                .map(|o| o.next_offset)
+                .unwrap_or(0);
             if at < p.end {
                 return Ok(false);
             }
@@ -295,8 +349,9 @@ fn lock_file(path: PathBuf) -> Result<File, BuildError> {
             "another sigflow pipeline is running on this database (lock {} is held); stop it first",
             path.display()
         ))),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(BuildError::Other(format!("cannot lock {}: {e}", path.display())))
-        }
+        Err(std::fs::TryLockError::Error(e)) => Err(BuildError::Other(format!(
+            "cannot lock {}: {e}",
+            path.display()
+        ))),
     }
 }

@@ -42,7 +42,8 @@ impl SourceRunner {
             match self.store.cursor(&name).await {
                 Ok(c) => break c,
                 Err(e) => {
-                    self.health.set_status(&comp, Status::Retrying, Some(e.to_string()));
+                    self.health
+                        .set_status(&comp, Status::Retrying, Some(e.to_string()));
                     if !sleep_or_shutdown(self.backoff.delay(3), &mut shutdown).await {
                         return;
                     }
@@ -60,7 +61,10 @@ impl SourceRunner {
                 _ = shutdown.changed() => return,
             };
             match polled {
-                Ok(Poll::Payloads { payloads, cursor: next }) => {
+                Ok(Poll::Payloads {
+                    payloads,
+                    cursor: next,
+                }) => {
                     let n = payloads.len() as u64;
                     match self.deliver(&name, payloads, &next, &mut shutdown).await {
                         Some(()) => {
@@ -115,7 +119,9 @@ impl SourceRunner {
         let observed_at = Utc::now();
         let mut appends = Vec::with_capacity(payloads.len());
         for p in payloads {
-            let ext = crate::normalize::find(&p.format).map(|n| n.ext()).unwrap_or("bin");
+            let ext = crate::normalize::find(&p.format)
+                .map(|n| n.ext())
+                .unwrap_or("bin");
             let sha = sha256_hex(&p.body);
             let key = raw_key(&p.format, observed_at, &sha, ext);
             let mut attempt = 0;
@@ -129,7 +135,8 @@ impl SourceRunner {
                     }
                     Err(e) if e.class() == ErrorClass::Transient => {
                         attempt += 1;
-                        self.health.set_status(&comp, Status::Retrying, Some(e.to_string()));
+                        self.health
+                            .set_status(&comp, Status::Retrying, Some(e.to_string()));
                         if !sleep_or_shutdown(self.backoff.delay(attempt), shutdown).await {
                             return None;
                         }
@@ -138,7 +145,8 @@ impl SourceRunner {
                         // Not retryable (bad key, conflict): say so and keep trying slowly,
                         // since skipping would lose the payload.
                         tracing::error!(source = name, key, error = %e, "cannot write payload to the lake");
-                        self.health.set_status(&comp, Status::Failed, Some(e.to_string()));
+                        self.health
+                            .set_status(&comp, Status::Failed, Some(e.to_string()));
                         if !sleep_or_shutdown(self.backoff.max, shutdown).await {
                             return None;
                         }
@@ -150,7 +158,12 @@ impl SourceRunner {
                 source: name.to_string(),
                 format: p.format,
                 lake_key: key,
-                content_type: if ext == "xml" { "application/xml" } else { "application/json" }.into(),
+                content_type: if ext == "xml" {
+                    "application/xml"
+                } else {
+                    "application/json"
+                }
+                .into(),
                 bytes: p.body.len() as u64,
                 sha256: sha,
                 observed_at,
@@ -158,12 +171,20 @@ impl SourceRunner {
             };
             let key = event.key().into_bytes();
             let value = serde_json::to_vec(&event).expect("raw events serialize");
-            appends.push(Append { topic: TOPIC_RAW.into(), key: Some(key), value });
+            appends.push(Append {
+                topic: TOPIC_RAW.into(),
+                key: Some(key),
+                value,
+            });
         }
         let n = appends.len() as u64;
         let mut attempt = 0;
         loop {
-            let c = Commit { appends: appends.clone(), cursors: vec![(name.to_string(), cursor.to_string())], ..Default::default() };
+            let c = Commit {
+                appends: appends.clone(),
+                cursors: vec![(name.to_string(), cursor.to_string())],
+                ..Default::default()
+            };
             match commit(self.log.as_ref(), self.store.as_ref(), c).await {
                 Ok(()) => {
                     metrics::counter!("sigflow_source_payloads_total", "source" => name.to_string()).increment(n);
@@ -172,7 +193,8 @@ impl SourceRunner {
                 Err(e) => {
                     attempt += 1;
                     tracing::warn!(source = name, error = %e, attempt, "raw commit failed; retrying");
-                    self.health.set_status(&comp, Status::Retrying, Some(e.to_string()));
+                    self.health
+                        .set_status(&comp, Status::Retrying, Some(e.to_string()));
                     if !sleep_or_shutdown(self.backoff.delay(attempt), shutdown).await {
                         return None;
                     }

@@ -57,7 +57,8 @@ impl StageRunner {
         match &result {
             Err(e) => {
                 tracing::error!(stage = self.stage.name(), error = %e, "stage stopped on a fatal error");
-                self.health.set_status(&comp, Status::Failed, Some(e.to_string()));
+                self.health
+                    .set_status(&comp, Status::Failed, Some(e.to_string()));
             }
             Ok(()) => tracing::info!(stage = self.stage.name(), "stage stopped"),
         }
@@ -83,10 +84,14 @@ impl StageRunner {
         };
         let committing = tokio::spawn(committer.run(rx, shutdown.clone()));
 
-        let produced = self.produce(consumer.as_mut(), &tx, &committed, shutdown).await;
+        let produced = self
+            .produce(consumer.as_mut(), &tx, &committed, shutdown)
+            .await;
         // Closing the channel lets the committer finish what it holds, then stop.
         drop(tx);
-        let committed_result = committing.await.unwrap_or_else(|e| Err(StageError::fatal(format!("committer panicked: {e}"))));
+        let committed_result = committing
+            .await
+            .unwrap_or_else(|e| Err(StageError::fatal(format!("committer panicked: {e}"))));
         produced.and(committed_result)
     }
 
@@ -113,7 +118,11 @@ impl StageRunner {
                     if e.class == ErrorClass::Fatal {
                         return Err(e);
                     }
-                    self.health.set_status(&self.component(), Status::Retrying, Some(e.to_string()));
+                    self.health.set_status(
+                        &self.component(),
+                        Status::Retrying,
+                        Some(e.to_string()),
+                    );
                     // Positions only move on a successful fetch, so just wait and poll again.
                     if !sleep_or_shutdown(self.cfg.backoff.delay(1), shutdown).await {
                         return Ok(());
@@ -122,14 +131,29 @@ impl StageRunner {
                 }
             };
             if batch.is_empty() {
-                report_lag(self.log.as_ref(), self.stage.name(), self.stage.input(), committed, &self.health).await;
+                report_lag(
+                    self.log.as_ref(),
+                    self.stage.name(),
+                    self.stage.input(),
+                    committed,
+                    &self.health,
+                )
+                .await;
                 continue;
             }
             let started = Instant::now();
             let Some(outcomes) = self.process(&batch, shutdown).await? else {
                 return Ok(());
             };
-            if tx.send(Processed { records: batch, outcomes, started }).await.is_err() {
+            if tx
+                .send(Processed {
+                    records: batch,
+                    outcomes,
+                    started,
+                })
+                .await
+                .is_err()
+            {
                 // The committer stopped (fatal error or shutdown); its result says which.
                 return Ok(());
             }
@@ -160,29 +184,41 @@ impl StageRunner {
     }
 
     /// Runs the stage on every record. `Ok(None)` = shutdown during a retry wait.
-    async fn process(&self, batch: &[LogRecord], shutdown: &mut watch::Receiver<bool>) -> Result<Option<Vec<Outcome>>, StageError> {
+    async fn process(
+        &self,
+        batch: &[LogRecord],
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Option<Vec<Outcome>>, StageError> {
         let name = self.stage.name();
         let mut attempt = 0;
         loop {
             // Owned records and an owned stage handle per future: the futures must not
             // borrow from this frame, or the runner's future stops being `Send`.
             let stage = self.stage.clone();
-            let results: Vec<Result<Effects, StageError>> = futures::stream::iter(batch.iter().cloned())
-                .map(move |r| {
-                    let stage = stage.clone();
-                    async move { stage.process(&r).await }
-                })
-                .buffered(self.cfg.concurrency.max(1))
-                .collect()
-                .await;
-            if let Some(Err(e)) = results.iter().find(|r| matches!(r, Err(e) if e.class == ErrorClass::Fatal)) {
+            let results: Vec<Result<Effects, StageError>> =
+                futures::stream::iter(batch.iter().cloned())
+                    .map(move |r| {
+                        let stage = stage.clone();
+                        async move { stage.process(&r).await }
+                    })
+                    .buffered(self.cfg.concurrency.max(1))
+                    .collect()
+                    .await;
+            if let Some(Err(e)) = results
+                .iter()
+                .find(|r| matches!(r, Err(e) if e.class == ErrorClass::Fatal))
+            {
                 return Err(e.clone());
             }
-            if let Some(Err(e)) = results.iter().find(|r| matches!(r, Err(e) if e.class == ErrorClass::Transient)) {
+            if let Some(Err(e)) = results
+                .iter()
+                .find(|r| matches!(r, Err(e) if e.class == ErrorClass::Transient))
+            {
                 attempt += 1;
                 metrics::counter!("sigflow_stage_retries_total", "stage" => name).increment(1);
                 tracing::warn!(stage = name, attempt, error = %e, "transient failure; retrying the batch");
-                self.health.set_status(&self.component(), Status::Retrying, Some(e.to_string()));
+                self.health
+                    .set_status(&self.component(), Status::Retrying, Some(e.to_string()));
                 if !sleep_or_shutdown(self.cfg.backoff.delay(attempt), shutdown).await {
                     return Ok(None);
                 }
@@ -194,7 +230,9 @@ impl StageRunner {
                     .zip(batch)
                     .map(|(r, rec)| match r {
                         Ok(fx) => Outcome::Done(fx),
-                        Err(e) => Outcome::Dead(dead_letter(name, rec, None, &e.message, None, e.class)),
+                        Err(e) => {
+                            Outcome::Dead(dead_letter(name, rec, None, &e.message, None, e.class))
+                        }
                     })
                     .collect(),
             ));
@@ -214,11 +252,17 @@ impl StageRunner {
             let opened = async {
                 let mut consumer = self.log.consumer(topic).await?;
                 let stored = self.store.offsets(name, topic).await?;
-                let mut committed: BTreeMap<u32, u64> = stored.iter().map(|o| (o.partition, o.next_offset)).collect();
+                let mut committed: BTreeMap<u32, u64> = stored
+                    .iter()
+                    .map(|o| (o.partition, o.next_offset))
+                    .collect();
                 let mut missing = Vec::new();
                 for p in consumer.assignment() {
                     let at = *committed.entry(p).or_insert_with(|| {
-                        missing.push(OffsetCommit { partition: p, next_offset: 0 });
+                        missing.push(OffsetCommit {
+                            partition: p,
+                            next_offset: 0,
+                        });
                         0
                     });
                     consumer.seek(p, at);
@@ -233,7 +277,11 @@ impl StageRunner {
                 Ok(ok) => return Ok(Some(ok)),
                 Err(e) if e.class == ErrorClass::Transient => {
                     attempt += 1;
-                    self.health.set_status(&self.component(), Status::Retrying, Some(e.to_string()));
+                    self.health.set_status(
+                        &self.component(),
+                        Status::Retrying,
+                        Some(e.to_string()),
+                    );
                     if !sleep_or_shutdown(self.cfg.backoff.delay(attempt), shutdown).await {
                         return Ok(None);
                     }

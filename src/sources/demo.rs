@@ -54,7 +54,9 @@ pub(super) fn validate(cfg: &SourceConfig) -> Vec<String> {
         errs.push(e);
     }
     for k in cfg.options.keys().filter(|k| k.as_str() != "speed") {
-        errs.push(format!("unknown option `{k}` for kind `demo` (known: speed)"));
+        errs.push(format!(
+            "unknown option `{k}` for kind `demo` (known: speed)"
+        ));
     }
     errs
 }
@@ -84,12 +86,22 @@ impl Source for DemoSource {
             None => 0,
             Some(c) => match self.manifest.files.iter().position(|f| f.file == c) {
                 Some(i) => i + 1,
-                None => return Err(SourceError::Fatal(format!("demo cursor `{c}` names no bundled file"))),
+                None => {
+                    return Err(SourceError::Fatal(format!(
+                        "demo cursor `{c}` names no bundled file"
+                    )));
+                }
             },
         };
-        let take = if self.speed.is_some() { 1 } else { MAX_FILES_PER_POLL };
+        let take = if self.speed.is_some() {
+            1
+        } else {
+            MAX_FILES_PER_POLL
+        };
         let files: Vec<&ManifestFile> = self.manifest.files.iter().skip(start).take(take).collect();
-        let Some(last) = files.last() else { return Ok(Poll::Done) };
+        let Some(last) = files.last() else {
+            return Ok(Poll::Done);
+        };
         let mut payloads = Vec::with_capacity(files.len());
         let mut items = 0;
         for f in &files {
@@ -97,12 +109,19 @@ impl Source for DemoSource {
                 .ok_or_else(|| SourceError::Fatal(format!("bundled file {} is missing", f.file)))?;
             let mut meta = serde_json::Map::new();
             meta.insert("file".into(), f.file.clone().into());
-            payloads.push(Payload { format: f.format.clone(), body: body.data.into_owned(), meta });
+            payloads.push(Payload {
+                format: f.format.clone(),
+                body: body.data.into_owned(),
+                meta,
+            });
             items += f.items.max(1);
         }
         if let Some(speed) = self.speed {
             self.owed = Duration::from_secs_f64(items as f64 / speed);
         }
-        Ok(Poll::Payloads { payloads, cursor: last.file.clone() })
+        Ok(Poll::Payloads {
+            payloads,
+            cursor: last.file.clone(),
+        })
     }
 }

@@ -26,29 +26,37 @@ pub(super) fn validate(cfg: &SourceConfig) -> Vec<String> {
     let mut errs = Vec::new();
     match cfg.options.get("path").and_then(|v| v.as_str()) {
         None => errs.push("option `path` (a directory of payload files) is required".into()),
-        Some(p) if !std::path::Path::new(p).is_dir() => errs.push(format!("path `{p}` is not a directory")),
+        Some(p) if !std::path::Path::new(p).is_dir() => {
+            errs.push(format!("path `{p}` is not a directory"))
+        }
         Some(_) => {}
     }
     match cfg.options.get("format").and_then(|v| v.as_str()) {
-        None => errs.push(format!("option `format` is required (one of: {})", crate::normalize::names().join(", "))),
-        Some(f) if crate::normalize::find(f).is_none() => {
-            errs.push(format!("unknown format `{f}` (known: {})", crate::normalize::names().join(", ")))
-        }
+        None => errs.push(format!(
+            "option `format` is required (one of: {})",
+            crate::normalize::names().join(", ")
+        )),
+        Some(f) if crate::normalize::find(f).is_none() => errs.push(format!(
+            "unknown format `{f}` (known: {})",
+            crate::normalize::names().join(", ")
+        )),
         Some(_) => {}
     }
-    if let Some(v) = cfg.options.get("once") {
-        if !v.is_bool() {
-            errs.push("option `once` must be true or false".into());
-        }
+    if let Some(v) = cfg.options.get("once")
+        && !v.is_bool()
+    {
+        errs.push("option `once` must be true or false".into());
     }
-    if let Some(v) = cfg.options.get("interval_secs") {
-        if !matches!(v.as_integer(), Some(i) if i > 0) {
-            errs.push("option `interval_secs` must be a positive integer".into());
-        }
+    if let Some(v) = cfg.options.get("interval_secs")
+        && !matches!(v.as_integer(), Some(i) if i > 0)
+    {
+        errs.push("option `interval_secs` must be a positive integer".into());
     }
     for k in cfg.options.keys() {
         if !["path", "format", "once", "interval_secs"].contains(&k.as_str()) {
-            errs.push(format!("unknown option `{k}` for kind `files` (known: path, format, once, interval_secs)"));
+            errs.push(format!(
+                "unknown option `{k}` for kind `files` (known: path, format, once, interval_secs)"
+            ));
         }
     }
     errs
@@ -61,13 +69,19 @@ impl FilesSource {
             return Err(errs.join("; "));
         }
         let o = &cfg.options;
-        let format = crate::normalize::find(o["format"].as_str().unwrap_or_default()).map(|n| n.name()).unwrap_or_default();
+        let format = crate::normalize::find(o["format"].as_str().unwrap_or_default())
+            .map(|n| n.name())
+            .unwrap_or_default();
         Ok(FilesSource {
             name: cfg.name.clone(),
             dir: PathBuf::from(o["path"].as_str().unwrap_or_default()),
             format: format.to_string(),
             once: o.get("once").and_then(|v| v.as_bool()).unwrap_or(false),
-            interval: Duration::from_secs(o.get("interval_secs").and_then(|v| v.as_integer()).unwrap_or(5) as u64),
+            interval: Duration::from_secs(
+                o.get("interval_secs")
+                    .and_then(|v| v.as_integer())
+                    .unwrap_or(5) as u64,
+            ),
         })
     }
 }
@@ -80,7 +94,9 @@ impl Source for FilesSource {
 
     async fn poll(&mut self, cursor: Option<&str>) -> Result<Poll, SourceError> {
         let mut names: Vec<String> = std::fs::read_dir(&self.dir)
-            .map_err(|e| SourceError::Transient(format!("cannot list {}: {e}", self.dir.display())))?
+            .map_err(|e| {
+                SourceError::Transient(format!("cannot list {}: {e}", self.dir.display()))
+            })?
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
             .filter_map(|e| e.file_name().into_string().ok())
@@ -90,7 +106,11 @@ impl Source for FilesSource {
         names.sort();
         names.truncate(MAX_FILES_PER_POLL);
         let Some(last) = names.last().cloned() else {
-            return Ok(if self.once { Poll::Done } else { Poll::Idle(self.interval) });
+            return Ok(if self.once {
+                Poll::Done
+            } else {
+                Poll::Idle(self.interval)
+            });
         };
         let mut payloads = Vec::with_capacity(names.len());
         for n in names {
@@ -98,8 +118,15 @@ impl Source for FilesSource {
                 .map_err(|e| SourceError::Transient(format!("cannot read {n}: {e}")))?;
             let mut meta = serde_json::Map::new();
             meta.insert("file".into(), n.into());
-            payloads.push(Payload { format: self.format.clone(), body, meta });
+            payloads.push(Payload {
+                format: self.format.clone(),
+                body,
+                meta,
+            });
         }
-        Ok(Poll::Payloads { payloads, cursor: last })
+        Ok(Poll::Payloads {
+            payloads,
+            cursor: last,
+        })
     }
 }

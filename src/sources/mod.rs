@@ -28,7 +28,10 @@ pub struct Payload {
 
 pub enum Poll {
     /// New payloads, and the cursor to store once they are safely in the log.
-    Payloads { payloads: Vec<Payload>, cursor: String },
+    Payloads {
+        payloads: Vec<Payload>,
+        cursor: String,
+    },
     /// Nothing new; ask again after this long.
     Idle(Duration),
     /// A finite source reached its end.
@@ -60,7 +63,10 @@ pub fn validate(cfg: &SourceConfig) -> Vec<String> {
         "demo" => demo::validate(cfg),
         "files" => files::validate(cfg),
         "synthetic" => synthetic::validate(cfg),
-        other => vec![format!("unknown kind `{other}` (known: {})", KINDS.join(", "))],
+        other => vec![format!(
+            "unknown kind `{other}` (known: {})",
+            KINDS.join(", ")
+        )],
     }
 }
 
@@ -80,10 +86,14 @@ pub(crate) fn parse_speed(v: Option<&toml::Value>) -> Result<Option<f64>, String
         Some(toml::Value::String(s)) if s == "max" => Ok(None),
         Some(toml::Value::String(s)) => match s.parse::<f64>() {
             Ok(x) if x > 0.0 && x.is_finite() => Ok(Some(x)),
-            _ => Err(format!("speed must be \"max\" or a positive number of items per second, got `{s}`")),
+            _ => Err(format!(
+                "speed must be \"max\" or a positive number of items per second, got `{s}`"
+            )),
         },
         Some(toml::Value::Integer(i)) if *i > 0 => Ok(Some(*i as f64)),
         Some(toml::Value::Float(f)) if *f > 0.0 && f.is_finite() => Ok(Some(*f)),
-        Some(other) => Err(format!("speed must be \"max\" or a positive number of items per second, got `{other}`")),
+        Some(other) => Err(format!(
+            "speed must be \"max\" or a positive number of items per second, got `{other}`"
+        )),
     }
 }

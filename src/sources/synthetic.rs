@@ -11,8 +11,16 @@ use super::{Payload, Poll, Source, SourceError, parse_speed};
 use crate::config::SourceConfig;
 
 const TICKERS: &[(&str, &str)] = &[
-    ("AAPL", "Apple"), ("TSLA", "Tesla"), ("NVDA", "Nvidia"), ("MSFT", "Microsoft"), ("AMZN", "Amazon"),
-    ("META", "Meta"), ("GOOGL", "Alphabet"), ("AMD", "AMD"), ("GME", "GameStop"), ("PLTR", "Palantir"),
+    ("AAPL", "Apple"),
+    ("TSLA", "Tesla"),
+    ("NVDA", "Nvidia"),
+    ("MSFT", "Microsoft"),
+    ("AMZN", "Amazon"),
+    ("META", "Meta"),
+    ("GOOGL", "Alphabet"),
+    ("AMD", "AMD"),
+    ("GME", "GameStop"),
+    ("PLTR", "Palantir"),
 ];
 const TEMPLATES: &[&str] = &[
     "{name} beats estimates, ${t} up after hours",
@@ -40,15 +48,17 @@ pub(super) fn validate(cfg: &SourceConfig) -> Vec<String> {
         errs.push(e.replace("speed", "rate"));
     }
     for key in ["items", "page_size"] {
-        if let Some(v) = cfg.options.get(key) {
-            if !matches!(v.as_integer(), Some(i) if i > 0) {
-                errs.push(format!("option `{key}` must be a positive integer"));
-            }
+        if let Some(v) = cfg.options.get(key)
+            && !matches!(v.as_integer(), Some(i) if i > 0)
+        {
+            errs.push(format!("option `{key}` must be a positive integer"));
         }
     }
     for k in cfg.options.keys() {
         if !["items", "page_size", "rate"].contains(&k.as_str()) {
-            errs.push(format!("unknown option `{k}` for kind `synthetic` (known: items, page_size, rate)"));
+            errs.push(format!(
+                "unknown option `{k}` for kind `synthetic` (known: items, page_size, rate)"
+            ));
         }
     }
     errs
@@ -56,7 +66,13 @@ pub(super) fn validate(cfg: &SourceConfig) -> Vec<String> {
 
 impl SyntheticSource {
     pub fn from_config(cfg: &SourceConfig) -> Result<Self, String> {
-        let int = |k: &str, d: i64| cfg.options.get(k).and_then(|v| v.as_integer()).unwrap_or(d).max(1) as u64;
+        let int = |k: &str, d: i64| {
+            cfg.options
+                .get(k)
+                .and_then(|v| v.as_integer())
+                .unwrap_or(d)
+                .max(1) as u64
+        };
         Ok(SyntheticSource {
             name: cfg.name.clone(),
             items: int("items", 10_000),
@@ -71,7 +87,9 @@ impl SyntheticSource {
 /// the usual companions so parsing costs what it costs on real pages).
 fn post(seq: u64, now: i64) -> serde_json::Value {
     let (t, name) = TICKERS[(seq % TICKERS.len() as u64) as usize];
-    let title = TEMPLATES[(seq / 3 % TEMPLATES.len() as u64) as usize].replace("{name}", name).replace("{t}", t);
+    let title = TEMPLATES[(seq / 3 % TEMPLATES.len() as u64) as usize]
+        .replace("{name}", name)
+        .replace("{t}", t);
     let id = format!("bx{seq:x}");
     json!({"kind": "t3", "data": {
         "id": id, "name": format!("t3_{id}"), "title": title,
@@ -94,7 +112,9 @@ impl Source for SyntheticSource {
     async fn poll(&mut self, cursor: Option<&str>) -> Result<Poll, SourceError> {
         let done: u64 = match cursor {
             None => 0,
-            Some(c) => c.parse().map_err(|_| SourceError::Fatal(format!("synthetic cursor `{c}` is not a count")))?,
+            Some(c) => c.parse().map_err(|_| {
+                SourceError::Fatal(format!("synthetic cursor `{c}` is not a count"))
+            })?,
         };
         if done >= self.items {
             return Ok(Poll::Done);
@@ -107,7 +127,11 @@ impl Source for SyntheticSource {
         }
         // Paced: one page per poll. Flat out: several pages per poll, as a bulk replay
         // would hand over, so one commit carries up to MAX_ITEMS_PER_POLL items.
-        let pages = if self.rate.is_some() { 1 } else { (MAX_ITEMS_PER_POLL / self.page_size).max(1) };
+        let pages = if self.rate.is_some() {
+            1
+        } else {
+            (MAX_ITEMS_PER_POLL / self.page_size).max(1)
+        };
         let now = chrono::Utc::now().timestamp();
         let mut payloads = Vec::new();
         let mut at = done;
@@ -117,11 +141,17 @@ impl Source for SyntheticSource {
             }
             let n = self.page_size.min(self.items - at);
             let children: Vec<serde_json::Value> = (at..at + n).map(|s| post(s, now)).collect();
-            let body =
-                json!({"kind": "Listing", "data": {"after": null, "dist": n, "modhash": null, "children": children, "before": null}});
-            payloads.push(Payload { format: "reddit".into(), body: serde_json::to_vec(&body).expect("json"), meta: Default::default() });
+            let body = json!({"kind": "Listing", "data": {"after": null, "dist": n, "modhash": null, "children": children, "before": null}});
+            payloads.push(Payload {
+                format: "reddit".into(),
+                body: serde_json::to_vec(&body).expect("json"),
+                meta: Default::default(),
+            });
             at += n;
         }
-        Ok(Poll::Payloads { payloads, cursor: at.to_string() })
+        Ok(Poll::Payloads {
+            payloads,
+            cursor: at.to_string(),
+        })
     }
 }

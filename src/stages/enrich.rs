@@ -31,15 +31,20 @@ impl Stage for EnrichStage {
     }
 
     async fn process(&self, record: &LogRecord) -> Result<Effects, StageError> {
-        let mut item: Content = serde_json::from_slice(&record.value)
-            .map_err(|e| StageError::poison(format!("content record is not valid Content JSON: {e}")))?;
+        let mut item: Content = serde_json::from_slice(&record.value).map_err(|e| {
+            StageError::poison(format!("content record is not valid Content JSON: {e}"))
+        })?;
         // Enrichment is recomputed from scratch, so a replay gives the same result.
         item.tickers.clear();
         item.enrichments.clear();
         self.chain.run(&mut item).map_err(StageError::poison)?;
         let stored = StoredContent::new(item);
         Ok(Effects {
-            outputs: vec![Append { topic: TOPIC_ENRICHED.into(), key: record.key.clone(), value: stored.doc.clone().into_bytes() }],
+            outputs: vec![Append {
+                topic: TOPIC_ENRICHED.into(),
+                key: record.key.clone(),
+                value: stored.doc.clone().into_bytes(),
+            }],
             writes: vec![Write::UpsertContent(Box::new(stored))],
             rejects: Vec::new(),
         })

@@ -34,8 +34,11 @@ impl Stage for NormalizeStage {
     }
 
     async fn process(&self, record: &LogRecord) -> Result<Effects, StageError> {
-        let raw: RawEvent = serde_json::from_slice(&record.value)
-            .map_err(|e| StageError::poison(format!("raw event is not valid JSON of the raw schema: {e}")))?;
+        let raw: RawEvent = serde_json::from_slice(&record.value).map_err(|e| {
+            StageError::poison(format!(
+                "raw event is not valid JSON of the raw schema: {e}"
+            ))
+        })?;
         let normalizer = normalize::find(&raw.format).ok_or_else(|| {
             StageError::poison(format!(
                 "no normalizer for format `{}` (known: {})",
@@ -44,20 +47,29 @@ impl Stage for NormalizeStage {
             ))
         })?;
         let body = self.lake.get(&raw.lake_key).await?;
-        let cx = RawContext { fetched_by: &raw.source, lake_key: &raw.lake_key, observed_at: raw.observed_at };
+        let cx = RawContext {
+            fetched_by: &raw.source,
+            lake_key: &raw.lake_key,
+            observed_at: raw.observed_at,
+        };
         let items = normalizer.normalize(&body, &cx)?;
         let mut fx = Effects::default();
         for item in items {
             match item {
                 Ok(content) => {
-                    let value = serde_json::to_vec(&content).map_err(|e| StageError::fatal(e.to_string()))?;
+                    let value = serde_json::to_vec(&content)
+                        .map_err(|e| StageError::fatal(e.to_string()))?;
                     fx.outputs.push(Append {
                         topic: TOPIC_CONTENT.into(),
                         key: Some(content.id.to_string().into_bytes()),
                         value,
                     });
                 }
-                Err(e) => fx.rejects.push(Reject { item_index: e.index, error: e.error, detail: e.detail }),
+                Err(e) => fx.rejects.push(Reject {
+                    item_index: e.index,
+                    error: e.error,
+                    detail: e.detail,
+                }),
             }
         }
         Ok(fx)

@@ -91,8 +91,17 @@ pub struct DeadLetter {
 impl DeadLetter {
     /// Deterministic id: the same failure on the same input is one row, however often
     /// the input is re-processed.
-    pub fn make_id(stage: &str, topic: &str, partition: u32, offset: u64, item: Option<u32>) -> String {
-        let name = format!("{stage}/{topic}/{partition}/{offset}/{}", item.map(|i| i as i64).unwrap_or(-1));
+    pub fn make_id(
+        stage: &str,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        item: Option<u32>,
+    ) -> String {
+        let name = format!(
+            "{stage}/{topic}/{partition}/{offset}/{}",
+            item.map(|i| i as i64).unwrap_or(-1)
+        );
         Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()).to_string()
     }
 }
@@ -168,28 +177,48 @@ pub trait Store: Send + Sync {
     /// Committed offsets of a group on a topic (partitions never committed are absent).
     async fn offsets(&self, group: &str, topic: &str) -> Result<Vec<OffsetCommit>, StoreError>;
     /// Overwrites a group's offsets (replay, reset).
-    async fn set_offsets(&self, group: &str, topic: &str, offsets: &[OffsetCommit]) -> Result<(), StoreError>;
+    async fn set_offsets(
+        &self,
+        group: &str,
+        topic: &str,
+        offsets: &[OffsetCommit],
+    ) -> Result<(), StoreError>;
     async fn cursor(&self, source: &str) -> Result<Option<String>, StoreError>;
     async fn contents(&self, q: &ContentQuery) -> Result<Vec<Content>, StoreError>;
     async fn content(&self, id: &str) -> Result<Option<Content>, StoreError>;
-    async fn dead_letters(&self, limit: usize, ids: &[String]) -> Result<Vec<StoredDeadLetter>, StoreError>;
+    async fn dead_letters(
+        &self,
+        limit: usize,
+        ids: &[String],
+    ) -> Result<Vec<StoredDeadLetter>, StoreError>;
     async fn mark_replayed(&self, ids: &[String]) -> Result<(), StoreError>;
     async fn counts(&self) -> Result<StoreCounts, StoreError>;
     /// A cheap round trip for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// Opens the store named by `url`. Known schemes that are not compiled in answer with
-/// the cargo feature to enable.
-pub fn open(url: &str, opts: &SqliteOptions) -> Result<(Arc<dyn Store>, Option<Arc<SqliteDb>>), StoreError> {
+/// An opened store, and its SQLite database when it has one (the embedded log lives
+/// in that database).
+pub struct OpenedStore {
+    pub store: Arc<dyn Store>,
+    pub db: Option<Arc<SqliteDb>>,
+}
+
+/// Opens the store named by `url`.
+pub fn open(url: &str, opts: &SqliteOptions) -> Result<OpenedStore, StoreError> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let db = Arc::new(SqliteDb::open(std::path::Path::new(path), opts)?);
-        return Ok((Arc::new(SqliteStore::new(db.clone())), Some(db)));
+        return Ok(OpenedStore {
+            store: Arc::new(SqliteStore::new(db.clone())),
+            db: Some(db),
+        });
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Err(StoreError::Unsupported(
             "store backend `postgres://` is not available in this build (distributed mode is not built yet)".into(),
         ));
     }
-    Err(StoreError::Unsupported(format!("unknown store URL `{url}`: expected sqlite://PATH")))
+    Err(StoreError::Unsupported(format!(
+        "unknown store URL `{url}`: expected sqlite://PATH"
+    )))
 }

@@ -8,7 +8,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Commit, ContentQuery, DeadLetter, OffsetCommit, SqliteDb, Store, StoreCounts, StoreError, StoredDeadLetter, Write,
+    Commit, ContentQuery, DeadLetter, OffsetCommit, SqliteDb, Store, StoreCounts, StoreError,
+    StoredDeadLetter, Write,
 };
 use crate::model::{Content, from_micros, now_micros, to_micros};
 
@@ -63,11 +64,19 @@ fn group_writer(db: Arc<SqliteDb>, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let results = db.with_writer(|conn| Ok(apply_group(conn, &jobs))).unwrap_or_else(|e| {
-            let e = e.to_string();
-            jobs.iter().map(|_| Err(StoreError::Join(e.clone()))).collect()
-        });
-        if jobs.iter().zip(&results).any(|(j, r)| r.is_ok() && !j.commit.appends.is_empty()) {
+        let results = db
+            .with_writer(|conn| Ok(apply_group(conn, &jobs)))
+            .unwrap_or_else(|e| {
+                let e = e.to_string();
+                jobs.iter()
+                    .map(|_| Err(StoreError::Join(e.clone())))
+                    .collect()
+            });
+        if jobs
+            .iter()
+            .zip(&results)
+            .any(|(j, r)| r.is_ok() && !j.commit.appends.is_empty())
+        {
             db.notify_appended();
         }
         for (j, r) in jobs.into_iter().zip(results) {
@@ -99,7 +108,8 @@ fn apply_group(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<(), StoreError
         }
     }
     metrics::histogram!("sigflow_store_commit_seconds").record(t.elapsed().as_secs_f64());
-    metrics::histogram!("sigflow_store_commit_rows").record(jobs.iter().map(|j| rows_of(&j.commit)).sum::<usize>() as f64);
+    metrics::histogram!("sigflow_store_commit_rows")
+        .record(jobs.iter().map(|j| rows_of(&j.commit)).sum::<usize>() as f64);
     metrics::histogram!("sigflow_store_group_commits").record(jobs.len() as f64);
     results
 }
@@ -107,7 +117,9 @@ fn apply_group(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<(), StoreError
 /// The same failure for every commit of a group (rusqlite errors are not Clone).
 fn dup(e: &rusqlite::Error) -> StoreError {
     match e {
-        rusqlite::Error::SqliteFailure(f, m) => StoreError::Sqlite(rusqlite::Error::SqliteFailure(*f, m.clone())),
+        rusqlite::Error::SqliteFailure(f, m) => {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(*f, m.clone()))
+        }
         other => StoreError::Corrupt(other.to_string()),
     }
 }
@@ -160,14 +172,26 @@ pub(crate) fn apply_commit(tx: &Connection, c: &Commit, now: i64) -> Result<(), 
     Ok(())
 }
 
-fn write_offsets(tx: &Connection, group: &str, topic: &str, offsets: &[OffsetCommit], now: i64) -> Result<(), StoreError> {
+fn write_offsets(
+    tx: &Connection,
+    group: &str,
+    topic: &str,
+    offsets: &[OffsetCommit],
+    now: i64,
+) -> Result<(), StoreError> {
     let mut st = tx.prepare_cached(
         "INSERT INTO consumer_offsets (grp, topic, partition, next_offset, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT(grp, topic, partition) DO UPDATE SET next_offset = excluded.next_offset, \
          updated_at = excluded.updated_at",
     )?;
     for o in offsets {
-        st.execute(params![group, topic, o.partition, o.next_offset as i64, now])?;
+        st.execute(params![
+            group,
+            topic,
+            o.partition,
+            o.next_offset as i64,
+            now
+        ])?;
     }
     Ok(())
 }
@@ -176,12 +200,19 @@ fn write_offsets(tx: &Connection, group: &str, topic: &str, offsets: &[OffsetCom
 /// the latest harvest (ties broken by lake key), the observation time is the earliest
 /// seen. So a replay, or two harvests processed in either order on different
 /// partitions, always converge on the same row, and identical input changes nothing.
-pub(crate) fn upsert_content(tx: &Connection, c: &Content, doc: &str, now: i64) -> Result<(), StoreError> {
+pub(crate) fn upsert_content(
+    tx: &Connection,
+    c: &Content,
+    doc: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     let id = c.id.to_string();
     let happened = to_micros(c.happened_at);
     let observed = to_micros(c.observed_at);
     let existing: Option<(i64, i64, String, String)> = tx
-        .prepare_cached("SELECT observed_at, harvested_at, lake_key, doc FROM contents WHERE id = ?1")?
+        .prepare_cached(
+            "SELECT observed_at, harvested_at, lake_key, doc FROM contents WHERE id = ?1",
+        )?
         .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()?;
     match existing {
@@ -204,14 +235,16 @@ pub(crate) fn upsert_content(tx: &Connection, c: &Content, doc: &str, now: i64) 
                 c.lake_key,
                 doc
             ])?;
-            metrics::histogram!("sigflow_ingest_to_stored_seconds").record((now - observed).max(0) as f64 / 1e6);
+            metrics::histogram!("sigflow_ingest_to_stored_seconds")
+                .record((now - observed).max(0) as f64 / 1e6);
         }
         Some((first_seen, harvested, lake_key, old_doc)) => {
             let wins = (observed, c.lake_key.as_str()) > (harvested, lake_key.as_str())
                 || (observed == harvested && c.lake_key == lake_key && doc != old_doc.as_str());
             if !wins {
                 if observed < first_seen {
-                    tx.prepare_cached("UPDATE contents SET observed_at = ?2 WHERE id = ?1")?.execute(params![id, observed])?;
+                    tx.prepare_cached("UPDATE contents SET observed_at = ?2 WHERE id = ?1")?
+                        .execute(params![id, observed])?;
                 }
                 return Ok(());
             }
@@ -233,7 +266,8 @@ pub(crate) fn upsert_content(tx: &Connection, c: &Content, doc: &str, now: i64) 
             ])?;
             // The old document says which ticker rows to remove: no index on content_id
             // needed, which would cost a random-page write per item on every insert.
-            let old: Content = serde_json::from_str(&old_doc).map_err(|e| StoreError::Corrupt(format!("content doc: {e}")))?;
+            let old: Content = serde_json::from_str(&old_doc)
+                .map_err(|e| StoreError::Corrupt(format!("content doc: {e}")))?;
             let mut del = tx.prepare_cached(
                 "DELETE FROM content_tickers WHERE ticker = ?1 AND happened_at = ?2 AND content_id = ?3",
             )?;
@@ -252,7 +286,8 @@ pub(crate) fn upsert_content(tx: &Connection, c: &Content, doc: &str, now: i64) 
 }
 
 fn row_to_content(doc: &str, observed_at: i64) -> Result<Content, StoreError> {
-    let mut c: Content = serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("content doc: {e}")))?;
+    let mut c: Content =
+        serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("content doc: {e}")))?;
     c.observed_at = from_micros(observed_at);
     Ok(c)
 }
@@ -272,8 +307,13 @@ impl Store for SqliteStore {
             a.value = crate::log::embedded::encode_value(std::mem::take(&mut a.value));
         }
         let (done, result) = oneshot::channel();
-        self.queue.send(Job { commit, done }).await.map_err(|_| StoreError::Join("the store's writer has stopped".into()))?;
-        result.await.map_err(|_| StoreError::Join("the store's writer has stopped".into()))?
+        self.queue
+            .send(Job { commit, done })
+            .await
+            .map_err(|_| StoreError::Join("the store's writer has stopped".into()))?;
+        result
+            .await
+            .map_err(|_| StoreError::Join("the store's writer has stopped".into()))?
     }
 
     async fn offsets(&self, group: &str, topic: &str) -> Result<Vec<OffsetCommit>, StoreError> {
@@ -291,7 +331,12 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn set_offsets(&self, group: &str, topic: &str, offsets: &[OffsetCommit]) -> Result<(), StoreError> {
+    async fn set_offsets(
+        &self,
+        group: &str,
+        topic: &str,
+        offsets: &[OffsetCommit],
+    ) -> Result<(), StoreError> {
         let (group, topic, offsets) = (group.to_string(), topic.to_string(), offsets.to_vec());
         self.db
             .write(move |conn| {
@@ -308,7 +353,11 @@ impl Store for SqliteStore {
         self.db
             .read(move |conn| {
                 Ok(conn
-                    .query_row("SELECT cursor FROM source_cursors WHERE source = ?1", [source], |r| r.get(0))
+                    .query_row(
+                        "SELECT cursor FROM source_cursors WHERE source = ?1",
+                        [source],
+                        |r| r.get(0),
+                    )
                     .optional()?)
             })
             .await
@@ -324,16 +373,22 @@ impl Store for SqliteStore {
         self.db
             .read(move |conn| {
                 let row: Option<(String, i64)> = conn
-                    .query_row("SELECT doc, observed_at FROM contents WHERE id = ?1", [id], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })
+                    .query_row(
+                        "SELECT doc, observed_at FROM contents WHERE id = ?1",
+                        [id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
                     .optional()?;
                 row.map(|(doc, obs)| row_to_content(&doc, obs)).transpose()
             })
             .await
     }
 
-    async fn dead_letters(&self, limit: usize, ids: &[String]) -> Result<Vec<StoredDeadLetter>, StoreError> {
+    async fn dead_letters(
+        &self,
+        limit: usize,
+        ids: &[String],
+    ) -> Result<Vec<StoredDeadLetter>, StoreError> {
         let ids = ids.to_vec();
         self.db
             .read(move |conn| {
@@ -399,26 +454,43 @@ impl Store for SqliteStore {
     async fn counts(&self) -> Result<StoreCounts, StoreError> {
         self.db
             .read(|conn| {
-                let contents: i64 = conn.query_row("SELECT COUNT(*) FROM contents", [], |r| r.get(0))?;
+                let contents: i64 =
+                    conn.query_row("SELECT COUNT(*) FROM contents", [], |r| r.get(0))?;
                 let dlq: i64 = conn.query_row("SELECT COUNT(*) FROM dlq", [], |r| r.get(0))?;
-                Ok(StoreCounts { contents: contents as u64, dlq: dlq as u64 })
+                Ok(StoreCounts {
+                    contents: contents as u64,
+                    dlq: dlq as u64,
+                })
             })
             .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.db.read(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ())?)).await
+        self.db
+            .read(|conn| {
+                Ok(conn
+                    .query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                    .map(|_| ())?)
+            })
+            .await
     }
 }
 
-fn query_contents(conn: &rusqlite::Connection, q: &ContentQuery) -> Result<Vec<Content>, StoreError> {
+fn query_contents(
+    conn: &rusqlite::Connection,
+    q: &ContentQuery,
+) -> Result<Vec<Content>, StoreError> {
     let mut args: Vec<Value> = Vec::new();
     let mut conds: Vec<String> = Vec::new();
     // With a ticker, walk the (ticker, happened_at) index and join; else the time index.
     let (from, time_col, id_col) = if let Some(t) = &q.ticker {
         args.push(Value::Text(t.to_uppercase()));
         conds.push("t.ticker = ?".into());
-        ("content_tickers t JOIN contents c ON c.id = t.content_id", "t.happened_at", "t.content_id")
+        (
+            "content_tickers t JOIN contents c ON c.id = t.content_id",
+            "t.happened_at",
+            "t.content_id",
+        )
     } else {
         ("contents c", "c.happened_at", "c.id")
     };
@@ -439,13 +511,19 @@ fn query_contents(conn: &rusqlite::Connection, q: &ContentQuery) -> Result<Vec<C
         args.push(Value::Integer(*ts));
         args.push(Value::Text(id.clone()));
     }
-    let where_ = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+    let where_ = if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conds.join(" AND "))
+    };
     let sql = format!(
         "SELECT c.doc, c.observed_at FROM {from}{where_} ORDER BY {time_col} DESC, {id_col} DESC LIMIT ?"
     );
     args.push(Value::Integer(q.limit as i64));
     let mut st = conn.prepare_cached(&sql)?;
-    let rows = st.query_map(rusqlite::params_from_iter(args), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let rows = st.query_map(rusqlite::params_from_iter(args), |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })?;
     let mut out = Vec::new();
     for row in rows {
         let (doc, obs) = row?;

@@ -45,7 +45,11 @@ speed = "fast"
 "#,
     )
     .unwrap();
-    let out = sigflow().args(["validate", "--config"]).arg(&bad).output().unwrap();
+    let out = sigflow()
+        .args(["validate", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     for needle in [
@@ -65,18 +69,29 @@ speed = "fast"
         "`replay` is used by another source",
         "speed must be \"max\" or a positive number",
     ] {
-        assert!(err.contains(needle), "validate did not report `{needle}`:\n{err}");
+        assert!(
+            err.contains(needle),
+            "validate did not report `{needle}`:\n{err}"
+        );
     }
     assert!(err.contains("15 configuration problems"), "{err}");
 
     // Syntax errors say where.
     std::fs::write(dir.join("syntax.toml"), "[api\nlisten = 1").unwrap();
-    let out = sigflow().args(["validate", "--config"]).arg(dir.join("syntax.toml")).output().unwrap();
+    let out = sigflow()
+        .args(["validate", "--config"])
+        .arg(dir.join("syntax.toml"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not valid TOML"));
 
     // A running command refuses a broken config with the same report.
-    let out = sigflow().args(["run", "--config"]).arg(&bad).output().unwrap();
+    let out = sigflow()
+        .args(["run", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown enricher `astrology`"));
 }
@@ -99,20 +114,37 @@ fn defaults_validate_and_env_overrides_are_checked_too() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("pipeline.batch_size") && err.contains("api.listen"), "{err}");
+    assert!(
+        err.contains("pipeline.batch_size") && err.contains("api.listen"),
+        "{err}"
+    );
 }
 
 #[test]
 fn parse_turns_every_demo_payload_into_items() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/dataset");
     let manifest = manifest();
-    let poisoned: Vec<&str> = manifest["poison"].as_array().unwrap().iter().map(|p| p["file"].as_str().unwrap()).collect();
+    let poisoned: Vec<&str> = manifest["poison"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["file"].as_str().unwrap())
+        .collect();
     let mut items = 0;
     for f in manifest["files"].as_array().unwrap() {
         let (file, format) = (f["file"].as_str().unwrap(), f["format"].as_str().unwrap());
-        let out = sigflow().args(["parse", "--source", format]).arg(root.join(file)).output().unwrap();
+        let out = sigflow()
+            .args(["parse", "--source", format])
+            .arg(root.join(file))
+            .output()
+            .unwrap();
         let expect_ok = !poisoned.contains(&file);
-        assert_eq!(out.status.success(), expect_ok, "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.success(),
+            expect_ok,
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let c: serde_json::Value = serde_json::from_str(line).unwrap();
             assert_eq!(c["source"], format);
@@ -122,7 +154,10 @@ fn parse_turns_every_demo_payload_into_items() {
     }
     assert!(items >= 1200, "{items}");
 
-    let out = sigflow().args(["parse", "--source", "myspace", "x.json"]).output().unwrap();
+    let out = sigflow()
+        .args(["parse", "--source", "myspace", "x.json"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown source format `myspace`"));
 }
@@ -132,7 +167,9 @@ fn parse_turns_every_demo_payload_into_items() {
 fn parse_handles_the_real_recorded_payloads_when_present() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/sources");
     if !dir.is_dir() {
-        eprintln!("../shared/fixtures/sources is not beside this checkout; the bundled fixtures cover the shapes");
+        eprintln!(
+            "../shared/fixtures/sources is not beside this checkout; the bundled fixtures cover the shapes"
+        );
         return;
     }
     let cases: &[(&str, &str, usize)] = &[
@@ -145,14 +182,27 @@ fn parse_handles_the_real_recorded_payloads_when_present() {
         ("fed", "fed_press_all.xml", 2),
     ];
     for (format, file, n) in cases {
-        let out = run_ok(sigflow().args(["parse", "--source", format]).arg(dir.join(file)));
-        let lines: Vec<serde_json::Value> =
-            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let out = run_ok(
+            sigflow()
+                .args(["parse", "--source", format])
+                .arg(dir.join(file)),
+        );
+        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), *n, "{file}");
     }
     // Error bodies are refused, not turned into items.
-    for (format, file) in [("reddit", "reddit_error_429.json"), ("x", "x_error_429.json")] {
-        let out = sigflow().args(["parse", "--source", format]).arg(dir.join(file)).output().unwrap();
+    for (format, file) in [
+        ("reddit", "reddit_error_429.json"),
+        ("x", "x_error_429.json"),
+    ] {
+        let out = sigflow()
+            .args(["parse", "--source", format])
+            .arg(dir.join(file))
+            .output()
+            .unwrap();
         assert!(!out.status.success(), "{file}");
         assert!(out.stdout.is_empty());
     }
@@ -162,10 +212,17 @@ fn parse_handles_the_real_recorded_payloads_when_present() {
 fn help_teaches() {
     let out = run_ok(sigflow().arg("--help"));
     let s = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["demo", "run", "validate", "parse", "dlq", "replay", "topics", "bench"] {
+    for cmd in [
+        "demo", "run", "validate", "parse", "dlq", "replay", "topics", "bench",
+    ] {
         assert!(s.contains(cmd), "--help lacks {cmd}");
     }
     let out = run_ok(sigflow().args(["demo", "--help"]));
     let s = String::from_utf8_lossy(&out.stdout);
-    assert!(s.contains("--speed") && s.contains("--exit-when-idle") && s.contains("--data-dir") && s.contains("--listen"));
+    assert!(
+        s.contains("--speed")
+            && s.contains("--exit-when-idle")
+            && s.contains("--data-dir")
+            && s.contains("--listen")
+    );
 }

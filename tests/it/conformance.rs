@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use sigflow::lake::{Lake, LakeError, PutOutcome};
 use sigflow::log::{EventLog, TopicSpec};
 use sigflow::model::{CONTENT_SCHEMA_VERSION, Content, ContentType, content_id};
-use sigflow::store::{Append, Commit, ContentQuery, DeadLetter, OffsetCommit, Store, StoreError, Write};
+use sigflow::store::{
+    Append, Commit, ContentQuery, DeadLetter, OffsetCommit, Store, StoreError, Write,
+};
 
 use crate::util::TestDir;
 
@@ -22,46 +24,83 @@ struct Backends {
 
 fn backends() -> Vec<Backends> {
     let dir = TestDir::new("conformance-embedded");
-    let (store, db) =
-        sigflow::store::open(&format!("sqlite://{}", dir.join("s.db").display()), &Default::default()).unwrap();
+    let sigflow::store::OpenedStore { store, db } = sigflow::store::open(
+        &format!("sqlite://{}", dir.join("s.db").display()),
+        &Default::default(),
+    )
+    .unwrap();
     let log = sigflow::log::open("embedded", db.as_ref()).unwrap();
-    let lake = sigflow::lake::open(&format!("file://{}", dir.join("lake").display()), false).unwrap();
-    vec![Backends { name: "embedded (sqlite + embedded log + file lake)", log, store, lake, _dir: dir }]
+    let lake =
+        sigflow::lake::open(&format!("file://{}", dir.join("lake").display()), false).unwrap();
+    vec![Backends {
+        name: "embedded (sqlite + embedded log + file lake)",
+        log,
+        store,
+        lake,
+        _dir: dir,
+    }]
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn topic(name: &str, partitions: u32) -> TopicSpec {
-    TopicSpec { name: name.into(), partitions, retention: Duration::from_secs(3600) }
+    TopicSpec {
+        name: name.into(),
+        partitions,
+        retention: Duration::from_secs(3600),
+    }
 }
 
 fn rec(topic: &str, key: &str, v: &str) -> Append {
-    Append { topic: topic.into(), key: Some(key.as_bytes().to_vec()), value: v.as_bytes().to_vec() }
+    Append {
+        topic: topic.into(),
+        key: Some(key.as_bytes().to_vec()),
+        value: v.as_bytes().to_vec(),
+    }
 }
 
 #[test]
 fn event_log_conformance() {
     for b in backends() {
-        rt().block_on(event_log_suite(b.log.clone(), b.store.clone())).unwrap_or_else(|e| panic!("{}: {e}", b.name));
+        rt().block_on(event_log_suite(b.log.clone(), b.store.clone()))
+            .unwrap_or_else(|e| panic!("{}: {e}", b.name));
     }
 }
 
 async fn event_log_suite(log: Arc<dyn EventLog>, store: Arc<dyn Store>) -> Result<(), String> {
-    log.create_topic(&topic("t", 3)).await.map_err(|e| e.to_string())?;
-    log.create_topic(&topic("t", 3)).await.map_err(|e| format!("create is idempotent: {e}"))?;
-    assert!(log.create_topic(&topic("t", 2)).await.is_err(), "shrinking partitions is refused");
-    assert!(log.append(vec![rec("nope", "k", "v")]).await.is_err(), "unknown topics are refused");
+    log.create_topic(&topic("t", 3))
+        .await
+        .map_err(|e| e.to_string())?;
+    log.create_topic(&topic("t", 3))
+        .await
+        .map_err(|e| format!("create is idempotent: {e}"))?;
+    assert!(
+        log.create_topic(&topic("t", 2)).await.is_err(),
+        "shrinking partitions is refused"
+    );
+    assert!(
+        log.append(vec![rec("nope", "k", "v")]).await.is_err(),
+        "unknown topics are refused"
+    );
 
     // Keys map to a stable partition; offsets are contiguous per partition from 0.
-    let appends: Vec<Append> = (0..30).map(|i| rec("t", &format!("k{}", i % 5), &format!("v{i}"))).collect();
+    let appends: Vec<Append> = (0..30)
+        .map(|i| rec("t", &format!("k{}", i % 5), &format!("v{i}")))
+        .collect();
     log.append(appends).await.map_err(|e| e.to_string())?;
     let mut c = log.consumer("t").await.map_err(|e| e.to_string())?;
     assert_eq!(c.assignment(), vec![0, 1, 2]);
     let mut all = Vec::new();
     loop {
-        let batch = c.poll(7, Duration::from_millis(50)).await.map_err(|e| e.to_string())?;
+        let batch = c
+            .poll(7, Duration::from_millis(50))
+            .await
+            .map_err(|e| e.to_string())?;
         if batch.is_empty() {
             break;
         }
@@ -70,13 +109,24 @@ async fn event_log_suite(log: Arc<dyn EventLog>, store: Arc<dyn Store>) -> Resul
     }
     assert_eq!(all.len(), 30);
     for p in 0..3 {
-        let offs: Vec<u64> = all.iter().filter(|r| r.partition == p).map(|r| r.offset).collect();
-        assert_eq!(offs, (0..offs.len() as u64).collect::<Vec<_>>(), "partition {p} offsets contiguous and ordered");
+        let offs: Vec<u64> = all
+            .iter()
+            .filter(|r| r.partition == p)
+            .map(|r| r.offset)
+            .collect();
+        assert_eq!(
+            offs,
+            (0..offs.len() as u64).collect::<Vec<_>>(),
+            "partition {p} offsets contiguous and ordered"
+        );
     }
     for k in 0..5 {
         let key = format!("k{k}").into_bytes();
-        let parts: std::collections::BTreeSet<u32> =
-            all.iter().filter(|r| r.key.as_deref() == Some(&key[..])).map(|r| r.partition).collect();
+        let parts: std::collections::BTreeSet<u32> = all
+            .iter()
+            .filter(|r| r.key.as_deref() == Some(&key[..]))
+            .map(|r| r.partition)
+            .collect();
         assert_eq!(parts.len(), 1, "one key, one partition");
         let values: Vec<String> = all
             .iter()
@@ -91,14 +141,30 @@ async fn event_log_suite(log: Arc<dyn EventLog>, store: Arc<dyn Store>) -> Resul
     // Seek back re-reads; an empty poll waits about `wait`, and an append wakes it early.
     let first = all.iter().find(|r| r.offset == 0).unwrap().partition;
     c.seek(first, 0);
-    assert_eq!(c.poll(1, Duration::from_millis(50)).await.map_err(|e| e.to_string())?[0].offset, 0);
+    assert_eq!(
+        c.poll(1, Duration::from_millis(50))
+            .await
+            .map_err(|e| e.to_string())?[0]
+            .offset,
+        0
+    );
     let mut fresh = log.consumer("t").await.map_err(|e| e.to_string())?;
     for p in 0..3 {
         fresh.seek(p, 1_000);
     }
     let t = Instant::now();
-    assert!(fresh.poll(10, Duration::from_millis(200)).await.map_err(|e| e.to_string())?.is_empty());
-    assert!(t.elapsed() >= Duration::from_millis(190), "empty poll waited {:?}", t.elapsed());
+    assert!(
+        fresh
+            .poll(10, Duration::from_millis(200))
+            .await
+            .map_err(|e| e.to_string())?
+            .is_empty()
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(190),
+        "empty poll waited {:?}",
+        t.elapsed()
+    );
     let mut waiting = log.consumer("t").await.map_err(|e| e.to_string())?;
     let describe = log.describe().await.map_err(|e| e.to_string())?;
     for p in &describe.iter().find(|t| t.name == "t").unwrap().partitions {
@@ -110,42 +176,82 @@ async fn event_log_suite(log: Arc<dyn EventLog>, store: Arc<dyn Store>) -> Resul
         log2.append(vec![rec("t", "late", "late")]).await
     });
     let t = Instant::now();
-    let got = waiting.poll(10, Duration::from_secs(5)).await.map_err(|e| e.to_string())?;
+    let got = waiting
+        .poll(10, Duration::from_secs(5))
+        .await
+        .map_err(|e| e.to_string())?;
     assert_eq!(got.len(), 1);
-    assert!(t.elapsed() < Duration::from_secs(2), "an append wakes a waiting poll ({:?})", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "an append wakes a waiting poll ({:?})",
+        t.elapsed()
+    );
     appender.await.unwrap().map_err(|e| e.to_string())?;
 
     // Reading from a time: everything was appended after the epoch, nothing after now+1h.
-    let from_epoch = log.offsets_for_time("t", 0).await.map_err(|e| e.to_string())?;
+    let from_epoch = log
+        .offsets_for_time("t", 0)
+        .await
+        .map_err(|e| e.to_string())?;
     assert!(from_epoch.iter().all(|o| o.next_offset == 0));
     let future = sigflow::model::now_micros() + 3_600_000_000;
-    let from_future = log.offsets_for_time("t", future).await.map_err(|e| e.to_string())?;
+    let from_future = log
+        .offsets_for_time("t", future)
+        .await
+        .map_err(|e| e.to_string())?;
     let ends = log.describe().await.map_err(|e| e.to_string())?;
     let t_info = ends.iter().find(|t| t.name == "t").unwrap();
     for o in &from_future {
-        assert_eq!(o.next_offset, t_info.partitions[o.partition as usize].end, "after the last record = end");
+        assert_eq!(
+            o.next_offset, t_info.partitions[o.partition as usize].end,
+            "after the last record = end"
+        );
     }
 
     // Retention removes old records only below every group's committed offset.
-    log.create_topic(&TopicSpec { name: "r".into(), partitions: 1, retention: Duration::from_micros(1) })
+    log.create_topic(&TopicSpec {
+        name: "r".into(),
+        partitions: 1,
+        retention: Duration::from_micros(1),
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    log.append((0..10).map(|i| rec("r", "k", &i.to_string())).collect())
         .await
         .map_err(|e| e.to_string())?;
-    log.append((0..10).map(|i| rec("r", "k", &i.to_string())).collect()).await.map_err(|e| e.to_string())?;
-    store.set_offsets("g", "r", &[OffsetCommit { partition: 0, next_offset: 4 }]).await.map_err(|e| e.to_string())?;
+    store
+        .set_offsets(
+            "g",
+            "r",
+            &[OffsetCommit {
+                partition: 0,
+                next_offset: 4,
+            }],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::time::sleep(Duration::from_millis(5)).await;
     let deleted = log.enforce_retention().await.map_err(|e| e.to_string())?;
     assert_eq!(deleted, 4, "only what group g has read");
     let info = log.describe().await.map_err(|e| e.to_string())?;
     let r = info.iter().find(|t| t.name == "r").unwrap();
     assert_eq!((r.partitions[0].start, r.partitions[0].end), (4, 10));
-    log.append(vec![rec("r", "k", "after")]).await.map_err(|e| e.to_string())?;
+    log.append(vec![rec("r", "k", "after")])
+        .await
+        .map_err(|e| e.to_string())?;
     let info = log.describe().await.map_err(|e| e.to_string())?;
-    assert_eq!(info.iter().find(|t| t.name == "r").unwrap().partitions[0].end, 11, "offsets are never reused");
+    assert_eq!(
+        info.iter().find(|t| t.name == "r").unwrap().partitions[0].end,
+        11,
+        "offsets are never reused"
+    );
     Ok(())
 }
 
 fn item(source_id: &str, text: &str, hour: u32) -> Content {
-    let t = chrono::DateTime::parse_from_rfc3339(&format!("2026-11-01T{hour:02}:00:00Z")).unwrap().to_utc();
+    let t = chrono::DateTime::parse_from_rfc3339(&format!("2026-11-01T{hour:02}:00:00Z"))
+        .unwrap()
+        .to_utc();
     Content {
         schema_version: CONTENT_SCHEMA_VERSION,
         id: content_id("reddit", source_id),
@@ -167,20 +273,27 @@ fn item(source_id: &str, text: &str, hour: u32) -> Content {
         lake_key: "reddit/raw/2026/11/01/x.json".into(),
         extras: Default::default(),
         enrichments: Default::default(),
-        tickers: if text.contains("$TSLA") { vec!["TSLA".into()] } else { vec![] },
+        tickers: if text.contains("$TSLA") {
+            vec!["TSLA".into()]
+        } else {
+            vec![]
+        },
     }
 }
 
 #[test]
 fn store_conformance() {
     for b in backends() {
-        rt().block_on(store_suite(b.store.clone(), b.log.clone())).unwrap_or_else(|e| panic!("{}: {e}", b.name));
+        rt().block_on(store_suite(b.store.clone(), b.log.clone()))
+            .unwrap_or_else(|e| panic!("{}: {e}", b.name));
     }
 }
 
 async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<(), String> {
     let e = |e: StoreError| e.to_string();
-    log.create_topic(&topic("out", 1)).await.map_err(|e| e.to_string())?;
+    log.create_topic(&topic("out", 1))
+        .await
+        .map_err(|e| e.to_string())?;
     let dl = |n: u64| DeadLetter {
         id: DeadLetter::make_id("s", "in", 0, n, None),
         stage: "s".into(),
@@ -197,8 +310,15 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
     let transactional = log.transactional_with_store();
     let commit = Commit {
         group: Some(("s".into(), "in".into())),
-        offsets: vec![OffsetCommit { partition: 0, next_offset: 3 }],
-        appends: if transactional { vec![rec("out", "a", "1")] } else { vec![] },
+        offsets: vec![OffsetCommit {
+            partition: 0,
+            next_offset: 3,
+        }],
+        appends: if transactional {
+            vec![rec("out", "a", "1")]
+        } else {
+            vec![]
+        },
         writes: vec![
             Write::content(item("a", "$TSLA up", 1)),
             Write::content(item("b", "flat", 2)),
@@ -207,7 +327,13 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
         cursors: vec![("src".into(), "c1".into())],
     };
     store.commit(commit).await.map_err(e)?;
-    assert_eq!(store.offsets("s", "in").await.map_err(e)?, vec![OffsetCommit { partition: 0, next_offset: 3 }]);
+    assert_eq!(
+        store.offsets("s", "in").await.map_err(e)?,
+        vec![OffsetCommit {
+            partition: 0,
+            next_offset: 3
+        }]
+    );
     assert_eq!(store.cursor("src").await.map_err(e)?.as_deref(), Some("c1"));
     assert_eq!(store.counts().await.map_err(e)?.contents, 2);
 
@@ -215,14 +341,21 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
     if transactional {
         let broken = Commit {
             group: Some(("s".into(), "in".into())),
-            offsets: vec![OffsetCommit { partition: 0, next_offset: 9 }],
+            offsets: vec![OffsetCommit {
+                partition: 0,
+                next_offset: 9,
+            }],
             appends: vec![rec("no-such-topic", "k", "v")],
             writes: vec![Write::content(item("c", "never", 3))],
             dead_letters: vec![dl(8)],
             cursors: vec![("src".into(), "c9".into())],
         };
         assert!(store.commit(broken).await.is_err());
-        assert_eq!(store.offsets("s", "in").await.map_err(e)?[0].next_offset, 3, "offsets unchanged");
+        assert_eq!(
+            store.offsets("s", "in").await.map_err(e)?[0].next_offset,
+            3,
+            "offsets unchanged"
+        );
         assert_eq!(store.cursor("src").await.map_err(e)?.as_deref(), Some("c1"));
         assert_eq!(store.counts().await.map_err(e)?.contents, 2);
         assert_eq!(store.counts().await.map_err(e)?.dlq, 1);
@@ -230,14 +363,31 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
 
     // Idempotent upserts: the same document changes nothing; a newer harvest replaces the
     // document but keeps the first observation time.
-    let a = store.content(&content_id("reddit", "a").to_string()).await.map_err(e)?.ok_or("a stored")?;
-    store.commit(Commit { writes: vec![Write::content(item("a", "$TSLA up", 1))], ..Default::default() })
+    let a = store
+        .content(&content_id("reddit", "a").to_string())
+        .await
+        .map_err(e)?
+        .ok_or("a stored")?;
+    store
+        .commit(Commit {
+            writes: vec![Write::content(item("a", "$TSLA up", 1))],
+            ..Default::default()
+        })
         .await
         .map_err(e)?;
-    assert_eq!(store.content(&a.id.to_string()).await.map_err(e)?.unwrap(), a);
+    assert_eq!(
+        store.content(&a.id.to_string()).await.map_err(e)?.unwrap(),
+        a
+    );
     let mut newer = item("a", "$TSLA up, edited", 1);
     newer.observed_at = a.observed_at + chrono::Duration::hours(1);
-    store.commit(Commit { writes: vec![Write::content(newer)], ..Default::default() }).await.map_err(e)?;
+    store
+        .commit(Commit {
+            writes: vec![Write::content(newer)],
+            ..Default::default()
+        })
+        .await
+        .map_err(e)?;
     let a2 = store.content(&a.id.to_string()).await.map_err(e)?.unwrap();
     assert_eq!(a2.text, "$TSLA up, edited");
     assert_eq!(a2.observed_at, a.observed_at, "first observation is kept");
@@ -250,34 +400,101 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
     new.lake_key = "reddit/raw/2026/11/01/k2.json".into();
     new.observed_at = old.observed_at + chrono::Duration::hours(2);
     for first in [new.clone(), old.clone()] {
-        store.commit(Commit { writes: vec![Write::content(first)], ..Default::default() }).await.map_err(e)?;
+        store
+            .commit(Commit {
+                writes: vec![Write::content(first)],
+                ..Default::default()
+            })
+            .await
+            .map_err(e)?;
     }
-    let o = store.content(&old.id.to_string()).await.map_err(e)?.unwrap();
-    assert_eq!((o.text.as_str(), o.observed_at), ("new harvest", old.observed_at));
-    store.commit(Commit { writes: vec![Write::content(new.clone())], ..Default::default() }).await.map_err(e)?;
-    assert_eq!(store.content(&old.id.to_string()).await.map_err(e)?.unwrap(), o, "re-applying changes nothing");
+    let o = store
+        .content(&old.id.to_string())
+        .await
+        .map_err(e)?
+        .unwrap();
+    assert_eq!(
+        (o.text.as_str(), o.observed_at),
+        ("new harvest", old.observed_at)
+    );
+    store
+        .commit(Commit {
+            writes: vec![Write::content(new.clone())],
+            ..Default::default()
+        })
+        .await
+        .map_err(e)?;
+    assert_eq!(
+        store
+            .content(&old.id.to_string())
+            .await
+            .map_err(e)?
+            .unwrap(),
+        o,
+        "re-applying changes nothing"
+    );
 
     // Queries: newest first, filters, keyset paging.
-    let all = store.contents(&ContentQuery { limit: 10, ..Default::default() }).await.map_err(e)?;
-    assert_eq!(all.iter().map(|c| c.source_id.as_str()).collect::<Vec<_>>(), vec!["o", "b", "a"]);
-    let tsla = store.contents(&ContentQuery { ticker: Some("TSLA".into()), limit: 10, ..Default::default() }).await.map_err(e)?;
-    assert_eq!(tsla.len(), 1);
-    let page2 = store
+    let all = store
         .contents(&ContentQuery {
-            before: Some((sigflow::model::to_micros(all[0].happened_at), all[0].id.to_string())),
             limit: 10,
             ..Default::default()
         })
         .await
         .map_err(e)?;
-    assert_eq!(page2.iter().map(|c| c.source_id.as_str()).collect::<Vec<_>>(), vec!["b", "a"]);
-    assert!(store.content(&content_id("reddit", "zzz").to_string()).await.map_err(e)?.is_none());
+    assert_eq!(
+        all.iter().map(|c| c.source_id.as_str()).collect::<Vec<_>>(),
+        vec!["o", "b", "a"]
+    );
+    let tsla = store
+        .contents(&ContentQuery {
+            ticker: Some("TSLA".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .map_err(e)?;
+    assert_eq!(tsla.len(), 1);
+    let page2 = store
+        .contents(&ContentQuery {
+            before: Some((
+                sigflow::model::to_micros(all[0].happened_at),
+                all[0].id.to_string(),
+            )),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .map_err(e)?;
+    assert_eq!(
+        page2
+            .iter()
+            .map(|c| c.source_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["b", "a"]
+    );
+    assert!(
+        store
+            .content(&content_id("reddit", "zzz").to_string())
+            .await
+            .map_err(e)?
+            .is_none()
+    );
 
     // Dead letters: one row per id however often the same failure is committed.
-    store.commit(Commit { dead_letters: vec![dl(2)], ..Default::default() }).await.map_err(e)?;
+    store
+        .commit(Commit {
+            dead_letters: vec![dl(2)],
+            ..Default::default()
+        })
+        .await
+        .map_err(e)?;
     assert_eq!(store.counts().await.map_err(e)?.dlq, 1);
     let id = dl(2).id;
-    store.mark_replayed(std::slice::from_ref(&id)).await.map_err(e)?;
+    store
+        .mark_replayed(std::slice::from_ref(&id))
+        .await
+        .map_err(e)?;
     let got = store.dead_letters(10, &[id]).await.map_err(e)?;
     assert_eq!(got[0].replay_count, 1);
     assert!(got[0].replayed_at.is_some());
@@ -288,29 +505,62 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
 #[test]
 fn lake_conformance() {
     for b in backends() {
-        rt().block_on(lake_suite(b.lake.clone())).unwrap_or_else(|e| panic!("{}: {e}", b.name));
+        rt().block_on(lake_suite(b.lake.clone()))
+            .unwrap_or_else(|e| panic!("{}: {e}", b.name));
     }
 }
 
 async fn lake_suite(lake: Arc<dyn Lake>) -> Result<(), String> {
     let e = |e: LakeError| e.to_string();
-    assert_eq!(lake.put_once("reddit/raw/2026/11/01/a.json", b"one").await.map_err(e)?, PutOutcome::Created);
-    assert_eq!(lake.put_once("reddit/raw/2026/11/01/a.json", b"one").await.map_err(e)?, PutOutcome::AlreadyExisted);
-    assert!(matches!(lake.put_once("reddit/raw/2026/11/01/a.json", b"two").await, Err(LakeError::Conflict(_))));
-    assert_eq!(lake.get("reddit/raw/2026/11/01/a.json").await.map_err(e)?, b"one", "never overwritten");
-    assert!(matches!(lake.get("reddit/raw/2026/11/01/missing.json").await, Err(LakeError::NotFound(_))));
-    assert!(matches!(lake.put_once("../escape", b"x").await, Err(LakeError::BadKey(_))));
-    lake.put_once("x/raw/2026/11/02/b.xml", b"<b/>").await.map_err(e)?;
-    lake.put_once("reddit/raw/2026/11/02/c.json", b"c").await.map_err(e)?;
+    assert_eq!(
+        lake.put_once("reddit/raw/2026/11/01/a.json", b"one")
+            .await
+            .map_err(e)?,
+        PutOutcome::Created
+    );
+    assert_eq!(
+        lake.put_once("reddit/raw/2026/11/01/a.json", b"one")
+            .await
+            .map_err(e)?,
+        PutOutcome::AlreadyExisted
+    );
+    assert!(matches!(
+        lake.put_once("reddit/raw/2026/11/01/a.json", b"two").await,
+        Err(LakeError::Conflict(_))
+    ));
+    assert_eq!(
+        lake.get("reddit/raw/2026/11/01/a.json").await.map_err(e)?,
+        b"one",
+        "never overwritten"
+    );
+    assert!(matches!(
+        lake.get("reddit/raw/2026/11/01/missing.json").await,
+        Err(LakeError::NotFound(_))
+    ));
+    assert!(matches!(
+        lake.put_once("../escape", b"x").await,
+        Err(LakeError::BadKey(_))
+    ));
+    lake.put_once("x/raw/2026/11/02/b.xml", b"<b/>")
+        .await
+        .map_err(e)?;
+    lake.put_once("reddit/raw/2026/11/02/c.json", b"c")
+        .await
+        .map_err(e)?;
     assert_eq!(
         lake.list("reddit/").await.map_err(e)?,
-        vec!["reddit/raw/2026/11/01/a.json".to_string(), "reddit/raw/2026/11/02/c.json".to_string()]
+        vec![
+            "reddit/raw/2026/11/01/a.json".to_string(),
+            "reddit/raw/2026/11/02/c.json".to_string()
+        ]
     );
     // Many writers of the same object at once: exactly one creates it.
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let l = lake.clone();
-        tasks.push(tokio::spawn(async move { l.put_once("race/raw/2026/11/01/r.json", b"same").await }));
+        tasks.push(tokio::spawn(async move {
+            l.put_once("race/raw/2026/11/01/r.json", b"same").await
+        }));
     }
     let mut created = 0;
     for t in tasks {

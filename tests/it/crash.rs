@@ -18,10 +18,22 @@ struct Outcome {
 
 fn outcome(dir: &TestDir) -> Outcome {
     let conn = db(&dir.db());
-    let mut st = conn.prepare("SELECT stage, error FROM dlq ORDER BY stage, error").unwrap();
-    let dlq = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
-    let mut st = conn.prepare("SELECT topic, COUNT(*) FROM log GROUP BY topic ORDER BY topic").unwrap();
-    let log = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
+    let mut st = conn
+        .prepare("SELECT stage, error FROM dlq ORDER BY stage, error")
+        .unwrap();
+    let dlq = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut st = conn
+        .prepare("SELECT topic, COUNT(*) FROM log GROUP BY topic ORDER BY topic")
+        .unwrap();
+    let log = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     // Every stage's committed position equals its input partition's end.
     let lagging = count(
         &conn,
@@ -47,12 +59,24 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     assert_eq!(expected.lagging_partitions, 0);
 
     let dir = TestDir::new("crash");
-    let mut rng = fastrand::Rng::with_seed(std::env::var("SIGFLOW_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(7));
+    let mut rng = fastrand::Rng::with_seed(
+        std::env::var("SIGFLOW_CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(7),
+    );
     let mut kills_mid_run = 0;
     let mut kills = 0;
     while kills < 12 {
         let mut child = sigflow()
-            .args(["demo", "--speed", "1500", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "demo",
+                "--speed",
+                "1500",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(dir.data())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -69,10 +93,16 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
             }
         }
     }
-    assert!(kills_mid_run >= 5, "only {kills_mid_run} of {kills} kills landed mid-run; the test proves too little");
+    assert!(
+        kills_mid_run >= 5,
+        "only {kills_mid_run} of {kills} kills landed mid-run; the test proves too little"
+    );
 
     demo_to_idle(&dir, &[]);
     let got = outcome(&dir);
     assert_eq!(got.ids, expected_ids());
-    assert_eq!(got, expected, "after {kills} SIGKILLs the data must equal an uninterrupted run's");
+    assert_eq!(
+        got, expected,
+        "after {kills} SIGKILLs the data must equal an uninterrupted run's"
+    );
 }

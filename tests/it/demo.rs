@@ -11,18 +11,30 @@ fn demo_stores_every_good_item_once_and_dead_letters_every_poison() {
     let dir = TestDir::new("demo");
     let out = demo_to_idle(&dir, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("1200 items stored, 9 dead letters"), "{stderr}");
+    assert!(
+        stderr.contains("1200 items stored, 9 dead letters"),
+        "{stderr}"
+    );
 
     let conn = db(&dir.db());
-    assert_eq!(stored_ids(&conn), expected_ids(), "stored ids must be exactly the manifest's good items");
+    assert_eq!(
+        stored_ids(&conn),
+        expected_ids(),
+        "stored ids must be exactly the manifest's good items"
+    );
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM contents"), 1200);
 
     // Every planted poison, and nothing else, with a reason that says what is wrong.
     let manifest = manifest();
     let poison = manifest["poison"].as_array().unwrap();
-    let mut st = conn.prepare("SELECT error, item_index, detail FROM dlq").unwrap();
-    let rows: Vec<(String, Option<i64>, Option<String>)> =
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(|r| r.unwrap()).collect();
+    let mut st = conn
+        .prepare("SELECT error, item_index, detail FROM dlq")
+        .unwrap();
+    let rows: Vec<(String, Option<i64>, Option<String>)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     assert_eq!(rows.len(), poison.len());
     for needle in [
         "post has no id",
@@ -35,15 +47,33 @@ fn demo_stores_every_good_item_once_and_dead_letters_every_poison() {
         "expected JSON, got an HTML page",
         "invalid XML",
     ] {
-        assert!(rows.iter().any(|r| r.0.contains(needle)), "no dead letter says `{needle}`: {rows:?}");
+        assert!(
+            rows.iter().any(|r| r.0.contains(needle)),
+            "no dead letter says `{needle}`: {rows:?}"
+        );
     }
     let item_level = poison.iter().filter(|p| p["kind"] == "item").count();
-    assert_eq!(rows.iter().filter(|r| r.1.is_some() && r.2.is_some()).count(), item_level, "item rejects carry the item");
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.1.is_some() && r.2.is_some())
+            .count(),
+        item_level,
+        "item rejects carry the item"
+    );
 
     // The lake holds every payload, untouched, under the documented key scheme.
-    let lake_files: Vec<_> = walk(&dir.data().join("lake")).into_iter().filter(|p| !p.contains(".tmp")).collect();
-    assert_eq!(lake_files.len(), manifest["files"].as_array().unwrap().len());
-    assert!(lake_files.iter().all(|p| p.contains("/raw/20")), "{lake_files:?}");
+    let lake_files: Vec<_> = walk(&dir.data().join("lake"))
+        .into_iter()
+        .filter(|p| !p.contains(".tmp"))
+        .collect();
+    assert_eq!(
+        lake_files.len(),
+        manifest["files"].as_array().unwrap().len()
+    );
+    assert!(
+        lake_files.iter().all(|p| p.contains("/raw/20")),
+        "{lake_files:?}"
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<String> {
@@ -65,20 +95,40 @@ fn api_serves_contents_with_filters_pagination_and_the_dlq() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let _run = Running::spawn(
-        sigflow().args(["demo", "--speed", "max", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"]).arg(dir.data()),
+        sigflow()
+            .args([
+                "demo",
+                "--speed",
+                "max",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(dir.data()),
     );
-    wait_until("the API and all 1200 items", Duration::from_secs(60), || {
-        http_get(&format!("{base}/readyz")).is_ok()
-            && get_json(&format!("{base}/api/v1/contents?limit=500")).1["items"].as_array().map(|a| a.len()) == Some(500)
-            && count(&db(&dir.db()), "SELECT COUNT(*) FROM contents") == 1200
-    });
+    wait_until(
+        "the API and all 1200 items",
+        Duration::from_secs(60),
+        || {
+            http_get(&format!("{base}/readyz")).is_ok()
+                && get_json(&format!("{base}/api/v1/contents?limit=500")).1["items"]
+                    .as_array()
+                    .map(|a| a.len())
+                    == Some(500)
+                && count(&db(&dir.db()), "SELECT COUNT(*) FROM contents") == 1200
+        },
+    );
 
     let (s, h) = get_json(&format!("{base}/healthz"));
     assert_eq!((s, h["status"].as_str()), (200, Some("ok")));
     let (s, r) = get_json(&format!("{base}/readyz"));
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["ready"], true);
-    assert!(r["components"]["stage:normalize"].is_object() && r["components"]["source:demo"].is_object(), "{r}");
+    assert!(
+        r["components"]["stage:normalize"].is_object()
+            && r["components"]["source:demo"].is_object(),
+        "{r}"
+    );
 
     // Walk every page: each item once, newest first, 1200 in all.
     let mut seen = BTreeSet::new();
@@ -88,7 +138,10 @@ fn api_serves_contents_with_filters_pagination_and_the_dlq() {
         let (s, page) = get_json(&url);
         assert_eq!(s, 200, "{page}");
         for it in page["items"].as_array().unwrap() {
-            assert!(seen.insert(it["id"].as_str().unwrap().to_string()), "duplicate across pages");
+            assert!(
+                seen.insert(it["id"].as_str().unwrap().to_string()),
+                "duplicate across pages"
+            );
             let t = it["happened_at"].as_str().unwrap().to_string();
             if let Some(prev) = &last {
                 assert!(chrono_le(&t, prev), "not newest first: {t} after {prev}");
@@ -109,21 +162,45 @@ fn api_serves_contents_with_filters_pagination_and_the_dlq() {
     let (_, tsla) = get_json(&format!("{base}/api/v1/contents?ticker=$tsla&limit=500"));
     let tsla = tsla["items"].as_array().unwrap().clone();
     assert!(!tsla.is_empty());
-    assert!(tsla.iter().all(|i| i["tickers"].as_array().unwrap().iter().any(|t| t == "TSLA")));
-    let (_, win) = get_json(&format!("{base}/api/v1/contents?since=2026-10-20&until=2026-10-21T00:00:00Z&limit=500"));
+    assert!(
+        tsla.iter()
+            .all(|i| i["tickers"].as_array().unwrap().iter().any(|t| t == "TSLA"))
+    );
+    let (_, win) = get_json(&format!(
+        "{base}/api/v1/contents?since=2026-10-20&until=2026-10-21T00:00:00Z&limit=500"
+    ));
     let win = win["items"].as_array().unwrap().clone();
     assert!(!win.is_empty());
-    assert!(win.iter().all(|i| i["happened_at"].as_str().unwrap().starts_with("2026-10-20")), "{win:?}");
+    assert!(
+        win.iter()
+            .all(|i| i["happened_at"].as_str().unwrap().starts_with("2026-10-20")),
+        "{win:?}"
+    );
 
     // One item by id, and the errors a client can make.
     let id = tsla[0]["id"].as_str().unwrap();
     let (s, one) = get_json(&format!("{base}/api/v1/contents/{id}"));
     assert_eq!((s, one["id"].as_str()), (200, Some(id)));
-    assert_eq!(get_json(&format!("{base}/api/v1/contents/00000000-0000-0000-0000-000000000000")).0, 404);
-    assert_eq!(get_json(&format!("{base}/api/v1/contents/not-a-uuid")).0, 400);
+    assert_eq!(
+        get_json(&format!(
+            "{base}/api/v1/contents/00000000-0000-0000-0000-000000000000"
+        ))
+        .0,
+        404
+    );
+    assert_eq!(
+        get_json(&format!("{base}/api/v1/contents/not-a-uuid")).0,
+        400
+    );
     assert_eq!(get_json(&format!("{base}/api/v1/contents?limit=0")).0, 400);
-    assert_eq!(get_json(&format!("{base}/api/v1/contents?cursor=garbage")).0, 400);
-    assert_eq!(get_json(&format!("{base}/api/v1/contents?since=soon")).0, 400);
+    assert_eq!(
+        get_json(&format!("{base}/api/v1/contents?cursor=garbage")).0,
+        400
+    );
+    assert_eq!(
+        get_json(&format!("{base}/api/v1/contents?since=soon")).0,
+        400
+    );
 
     let (s, dlq) = get_json(&format!("{base}/api/v1/dlq"));
     assert_eq!(s, 200);
@@ -132,8 +209,13 @@ fn api_serves_contents_with_filters_pagination_and_the_dlq() {
 
     let (s, metrics) = http_get(&format!("{base}/metrics")).unwrap();
     assert_eq!(s, 200);
-    for m in ["sigflow_stage_records_in_total{stage=\"normalize\"}", "sigflow_stage_batch_seconds_bucket",
-        "sigflow_stage_lag{stage=\"enrich\"}", "sigflow_ingest_to_stored_seconds_count 1200", "sigflow_dlq_records_total"] {
+    for m in [
+        "sigflow_stage_records_in_total{stage=\"normalize\"}",
+        "sigflow_stage_batch_seconds_bucket",
+        "sigflow_stage_lag{stage=\"enrich\"}",
+        "sigflow_ingest_to_stored_seconds_count 1200",
+        "sigflow_dlq_records_total",
+    ] {
         assert!(metrics.contains(m), "metrics lack `{m}`:\n{}", metrics.lines().filter(|l| l.contains("ingest_to_stored_seconds_count") || l.contains("records_in")).collect::<Vec<_>>().join("\n"));
     }
 }
@@ -147,10 +229,35 @@ fn chrono_le(a: &str, b: &str) -> bool {
 #[test]
 fn a_second_pipeline_on_the_same_data_is_refused() {
     let dir = TestDir::new("lock");
-    let _first = Running::spawn(sigflow().args(["demo", "--speed", "1", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.data()));
-    wait_until("the first pipeline to start", Duration::from_secs(30), || dir.db().exists());
+    let _first = Running::spawn(
+        sigflow()
+            .args([
+                "demo",
+                "--speed",
+                "1",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(dir.data()),
+    );
+    wait_until(
+        "the first pipeline to start",
+        Duration::from_secs(30),
+        || dir.db().exists(),
+    );
     std::thread::sleep(Duration::from_millis(500));
-    let out = sigflow().args(["demo", "--exit-when-idle", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.data()).output().unwrap();
+    let out = sigflow()
+        .args([
+            "demo",
+            "--exit-when-idle",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.data())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("another sigflow pipeline is running"));
 }
@@ -159,7 +266,18 @@ fn a_second_pipeline_on_the_same_data_is_refused() {
 fn demo_resumes_where_it_stopped() {
     let dir = TestDir::new("resume");
     // Slow pace; stop it politely part-way.
-    let mut run = Running::spawn(sigflow().args(["demo", "--speed", "300", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.data()));
+    let mut run = Running::spawn(
+        sigflow()
+            .args([
+                "demo",
+                "--speed",
+                "300",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(dir.data()),
+    );
     wait_until("some items", Duration::from_secs(30), || {
         dir.db().exists() && count(&db(&dir.db()), "SELECT COUNT(*) FROM contents") > 100
     });
@@ -168,17 +286,30 @@ fn demo_resumes_where_it_stopped() {
     assert!(status.success(), "SIGTERM is a clean stop: {status}");
     let part = count(&db(&dir.db()), "SELECT COUNT(*) FROM contents");
     assert!(part > 0 && part < 1200, "stopped part-way ({part})");
-    let cursor: String = db(&dir.db()).query_row("SELECT cursor FROM source_cursors WHERE source='demo'", [], |r| r.get(0)).unwrap();
+    let cursor: String = db(&dir.db())
+        .query_row(
+            "SELECT cursor FROM source_cursors WHERE source='demo'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert!(cursor.ends_with(".json") || cursor.ends_with(".xml"));
 
     demo_to_idle(&dir, &[]);
     let conn = db(&dir.db());
     assert_eq!(stored_ids(&conn), expected_ids());
     // Every payload appended to `raw` exactly once across both runs.
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM log WHERE topic='raw'"), 65);
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM log WHERE topic='raw'"),
+        65
+    );
 }
 
 fn sigterm(pid: u32) {
-    let ok = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap().success();
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
     assert!(ok);
 }

@@ -11,7 +11,15 @@ fn store_busy_mid_run_is_retried_not_dead_lettered() {
     let dir = TestDir::new("outage");
     let log = dir.join("sigflow.log");
     let mut child = sigflow()
-        .args(["demo", "--speed", "300", "--exit-when-idle", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "demo",
+            "--speed",
+            "300",
+            "--exit-when-idle",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir.data())
         .env("SIGFLOW__SQLITE__BUSY_TIMEOUT_MS", "50")
         .env("SIGFLOW__PIPELINE__RETRY_INITIAL_MS", "20")
@@ -36,9 +44,22 @@ fn store_busy_mid_run_is_retried_not_dead_lettered() {
     let status = child.wait().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "{text}");
-    assert!(text.contains("retrying"), "the outage was seen and retried:\n{text}");
+    assert!(
+        text.contains("retrying"),
+        "the outage was seen and retried:\n{text}"
+    );
     let conn = db(&dir.db());
     assert_eq!(stored_ids(&conn), expected_ids());
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM dlq"), 9, "only the planted poison, nothing from the outage");
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM dlq WHERE error LIKE '%locked%' OR error LIKE '%busy%'"), 0);
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM dlq"),
+        9,
+        "only the planted poison, nothing from the outage"
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM dlq WHERE error LIKE '%locked%' OR error LIKE '%busy%'"
+        ),
+        0
+    );
 }

@@ -7,14 +7,22 @@ type Row = (String, String, i64, i64, i64);
 
 fn snapshot(dir: &TestDir) -> (Vec<Row>, Vec<String>) {
     let conn = db(&dir.db());
-    let mut st = conn.prepare("SELECT id, doc, observed_at, stored_at, updated_at FROM contents ORDER BY id").unwrap();
+    let mut st = conn
+        .prepare("SELECT id, doc, observed_at, stored_at, updated_at FROM contents ORDER BY id")
+        .unwrap();
     let rows = st
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .unwrap()
         .map(|r| r.unwrap())
         .collect();
     let mut st = conn.prepare("SELECT id FROM dlq ORDER BY id").unwrap();
-    let dlq = st.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
+    let dlq = st
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     (rows, dlq)
 }
 
@@ -22,7 +30,11 @@ fn snapshot(dir: &TestDir) -> (Vec<Row>, Vec<String>) {
 fn assert_same(a: &(Vec<Row>, Vec<String>), b: &(Vec<Row>, Vec<String>)) {
     assert_eq!(a.0.len(), b.0.len(), "row count");
     for (x, y) in a.0.iter().zip(&b.0) {
-        assert!(x == y, "row {} differs:\n before: {x:?}\n after:  {y:?}", x.0);
+        assert!(
+            x == y,
+            "row {} differs:\n before: {x:?}\n after:  {y:?}",
+            x.0
+        );
     }
     assert_eq!(a.1, b.1, "dead letters");
 }
@@ -32,23 +44,62 @@ fn replaying_normalize_from_offset_zero_changes_nothing() {
     let dir = TestDir::new("replay");
     demo_to_idle(&dir, &[]);
     let before = snapshot(&dir);
-    let content_records = count(&db(&dir.db()), "SELECT COUNT(*) FROM log WHERE topic='content'");
+    let content_records = count(
+        &db(&dir.db()),
+        "SELECT COUNT(*) FROM log WHERE topic='content'",
+    );
 
-    let out = run_ok(sigflow().args(["replay", "--stage", "normalize", "--from-offset", "0", "--data-dir"]).arg(dir.data()));
+    let out = run_ok(
+        sigflow()
+            .args([
+                "replay",
+                "--stage",
+                "normalize",
+                "--from-offset",
+                "0",
+                "--data-dir",
+            ])
+            .arg(dir.data()),
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("1200 items stored, 9 dead letters"));
 
     let after = snapshot(&dir);
     assert_eq!(before.0.len(), 1200);
     assert_same(&before, &after);
     // The stage really ran again: it re-emitted every item (downstream upserts absorbed them).
-    let again = count(&db(&dir.db()), "SELECT COUNT(*) FROM log WHERE topic='content'");
+    let again = count(
+        &db(&dir.db()),
+        "SELECT COUNT(*) FROM log WHERE topic='content'",
+    );
     assert_eq!(again, 2 * content_records);
 
     // Enrich from a time before everything: also a no-op on the store.
-    run_ok(sigflow().args(["replay", "--stage", "enrich", "--from-time", "2000-01-01T00:00:00Z", "--data-dir"]).arg(dir.data()));
+    run_ok(
+        sigflow()
+            .args([
+                "replay",
+                "--stage",
+                "enrich",
+                "--from-time",
+                "2000-01-01T00:00:00Z",
+                "--data-dir",
+            ])
+            .arg(dir.data()),
+    );
     assert_same(&before, &snapshot(&dir));
 
-    let bad = sigflow().args(["replay", "--stage", "sentiment", "--from-offset", "0", "--data-dir"]).arg(dir.data()).output().unwrap();
+    let bad = sigflow()
+        .args([
+            "replay",
+            "--stage",
+            "sentiment",
+            "--from-offset",
+            "0",
+            "--data-dir",
+        ])
+        .arg(dir.data())
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown stage `sentiment`"));
 }
@@ -74,7 +125,13 @@ fn dead_letters_replay_after_the_cause_is_fixed() {
         ),
     )
     .unwrap();
-    let run = || run_ok(sigflow().args(["run", "--exit-when-idle", "--no-api", "--config"]).arg(&cfg));
+    let run = || {
+        run_ok(
+            sigflow()
+                .args(["run", "--exit-when-idle", "--no-api", "--config"])
+                .arg(&cfg),
+        )
+    };
     run();
     assert_eq!(count(&db(&dir.db()), "SELECT COUNT(*) FROM contents"), 2);
     let before = snapshot(&dir).0;
@@ -84,27 +141,68 @@ fn dead_letters_replay_after_the_cause_is_fixed() {
     let obj = find_file(lake_obj.map(|e| e.unwrap().path()).collect());
     let aside = dir.join("aside.json");
     std::fs::rename(&obj, &aside).unwrap();
-    run_ok(sigflow().args(["replay", "--stage", "normalize", "--from-offset", "0", "--config"]).arg(&cfg));
+    run_ok(
+        sigflow()
+            .args([
+                "replay",
+                "--stage",
+                "normalize",
+                "--from-offset",
+                "0",
+                "--config",
+            ])
+            .arg(&cfg),
+    );
     let conn = db(&dir.db());
-    let err: String = conn.query_row("SELECT error FROM dlq", [], |r| r.get(0)).unwrap();
+    let err: String = conn
+        .query_row("SELECT error FROM dlq", [], |r| r.get(0))
+        .unwrap();
     assert!(err.contains("does not exist"), "{err}");
 
-    let listed = run_ok(sigflow().args(["dlq", "list", "--json", "--config"]).arg(&cfg));
-    let letter: serde_json::Value = serde_json::from_slice(listed.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    let listed = run_ok(
+        sigflow()
+            .args(["dlq", "list", "--json", "--config"])
+            .arg(&cfg),
+    );
+    let letter: serde_json::Value =
+        serde_json::from_slice(listed.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
     assert_eq!(letter["stage"], "normalize");
-    assert!(letter["payload_text"].as_str().unwrap().contains("lake_key"));
+    assert!(
+        letter["payload_text"]
+            .as_str()
+            .unwrap()
+            .contains("lake_key")
+    );
 
     // Fix it, replay the dead letter, run: processed, nothing changed, marked replayed.
     std::fs::rename(&aside, &obj).unwrap();
-    let out = run_ok(sigflow().args(["dlq", "replay", "--id", letter["id"].as_str().unwrap(), "--config"]).arg(&cfg));
+    let out = run_ok(
+        sigflow()
+            .args([
+                "dlq",
+                "replay",
+                "--id",
+                letter["id"].as_str().unwrap(),
+                "--config",
+            ])
+            .arg(&cfg),
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("re-queued 1 record(s)"));
     run();
     assert_same(&(before, vec![]), &(snapshot(&dir).0, vec![]));
     let conn = db(&dir.db());
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM dlq"), 1, "the replay succeeded: no new dead letter");
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM dlq"),
+        1,
+        "the replay succeeded: no new dead letter"
+    );
     assert_eq!(count(&conn, "SELECT replay_count FROM dlq"), 1);
 
-    let missing = sigflow().args(["dlq", "replay", "--id", "nope", "--config"]).arg(&cfg).output().unwrap();
+    let missing = sigflow()
+        .args(["dlq", "replay", "--id", "nope", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no dead letter with id nope"));
 }

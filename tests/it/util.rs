@@ -68,7 +68,11 @@ pub fn run_ok(cmd: &mut Command) -> Output {
 
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn http_get(url: &str) -> Result<(u16, String), String> {
@@ -79,13 +83,19 @@ pub fn http_get(url: &str) -> Result<(u16, String), String> {
         .into();
     let mut resp = agent.get(url).call().map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
-    let body = resp.body_mut().read_to_string().map_err(|e| e.to_string())?;
+    let body = resp
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
     Ok((status, body))
 }
 
 pub fn get_json(url: &str) -> (u16, Value) {
     let (s, b) = http_get(url).unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    (s, serde_json::from_str(&b).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {b}")))
+    (
+        s,
+        serde_json::from_str(&b).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {b}")),
+    )
 }
 
 pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
@@ -106,7 +116,13 @@ pub struct Running {
 
 impl Running {
     pub fn spawn(cmd: &mut Command) -> Running {
-        Running { child: cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn sigflow") }
+        Running {
+            child: cmd
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn sigflow"),
+        }
     }
 }
 
@@ -147,14 +163,25 @@ pub fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
 
 pub fn stored_ids(conn: &rusqlite::Connection) -> std::collections::BTreeSet<String> {
     let mut st = conn.prepare("SELECT id FROM contents").unwrap();
-    st.query_map([], |r| r.get::<_, String>(0)).unwrap().map(|r| r.unwrap()).collect()
+    st.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
 }
 
 /// `demo --speed max --exit-when-idle` into `dir`, API on a free port.
 pub fn demo_to_idle(dir: &TestDir, extra: &[&str]) -> Output {
     run_ok(
         sigflow()
-            .args(["demo", "--speed", "max", "--exit-when-idle", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "demo",
+                "--speed",
+                "max",
+                "--exit-when-idle",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(dir.data())
             .args(extra),
     )
