@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use serde_json::json;
 
 use super::{Payload, Poll, Source, SourceError, parse_speed};
 use crate::config::SourceConfig;
@@ -84,23 +83,21 @@ impl SyntheticSource {
 }
 
 /// One post in the t3 shape of a real listing child (the fields normalize reads, plus
-/// the usual companions so parsing costs what it costs on real pages).
-fn post(seq: u64, now: i64) -> serde_json::Value {
+/// the usual companions so parsing costs what it costs on real pages), written as text:
+/// a real source receives bytes, it does not build them, so generating must stay cheap
+/// or the benchmark would measure the generator.
+fn post(out: &mut String, seq: u64, now: i64) {
+    use std::fmt::Write;
     let (t, name) = TICKERS[(seq % TICKERS.len() as u64) as usize];
     let title = TEMPLATES[(seq / 3 % TEMPLATES.len() as u64) as usize]
         .replace("{name}", name)
         .replace("{t}", t);
-    let id = format!("bx{seq:x}");
-    json!({"kind": "t3", "data": {
-        "id": id, "name": format!("t3_{id}"), "title": title,
-        "selftext": format!("Position: 10 ${t} calls. {name} earnings next week; chart looks strong."),
-        "author": format!("user{}", seq % 977), "author_fullname": format!("t2_{}", seq % 977),
-        "subreddit": "wallstreetbets", "subreddit_id": "t5_2th52", "created_utc": now, "created": now - 28800,
-        "score": seq % 5000, "ups": seq % 5000, "downs": 0, "upvote_ratio": 0.93, "num_comments": seq % 700,
-        "permalink": format!("/r/wallstreetbets/comments/{id}/post/"), "url": format!("https://www.reddit.com/r/wallstreetbets/comments/{id}/post/"),
-        "is_self": true, "over_18": false, "stickied": false, "link_flair_text": "DD", "domain": "self.wallstreetbets",
-        "edited": false, "distinguished": null, "removed_by_category": null, "thumbnail": "self", "gilded": 0,
-    }})
+    let (user, score, comments) = (seq % 977, seq % 5000, seq % 700);
+    let _ = write!(
+        out,
+        r#"{{"kind":"t3","data":{{"id":"bx{seq:x}","name":"t3_bx{seq:x}","title":"{title}","selftext":"Position: 10 ${t} calls. {name} earnings next week; chart looks strong.","author":"user{user}","author_fullname":"t2_{user}","subreddit":"wallstreetbets","subreddit_id":"t5_2th52","created_utc":{now},"created":{created},"score":{score},"ups":{score},"downs":0,"upvote_ratio":0.93,"num_comments":{comments},"permalink":"/r/wallstreetbets/comments/bx{seq:x}/post/","url":"https://www.reddit.com/r/wallstreetbets/comments/bx{seq:x}/post/","is_self":true,"over_18":false,"stickied":false,"link_flair_text":"DD","domain":"self.wallstreetbets","edited":false,"distinguished":null,"removed_by_category":null,"thumbnail":"self","gilded":0}}}}"#,
+        created = now - 28800,
+    );
 }
 
 #[async_trait]
@@ -140,11 +137,20 @@ impl Source for SyntheticSource {
                 break;
             }
             let n = self.page_size.min(self.items - at);
-            let children: Vec<serde_json::Value> = (at..at + n).map(|s| post(s, now)).collect();
-            let body = json!({"kind": "Listing", "data": {"after": null, "dist": n, "modhash": null, "children": children, "before": null}});
+            let mut body = String::with_capacity(n as usize * 800 + 100);
+            body.push_str(&format!(
+                r#"{{"kind":"Listing","data":{{"after":null,"dist":{n},"modhash":null,"children":["#
+            ));
+            for seq in at..at + n {
+                if seq > at {
+                    body.push(',');
+                }
+                post(&mut body, seq, now);
+            }
+            body.push_str(r#"],"before":null}}"#);
             payloads.push(Payload {
                 format: "reddit".into(),
-                body: serde_json::to_vec(&body).expect("json"),
+                body: body.into_bytes(),
                 meta: Default::default(),
             });
             at += n;

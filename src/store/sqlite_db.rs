@@ -33,7 +33,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             synchronous_full: false,
             busy_timeout: Duration::from_secs(10),
-            cache_kib: 16 * 1024,
+            cache_kib: 8 * 1024,
         }
     }
 }
@@ -50,6 +50,9 @@ pub struct SqliteDb {
 
 /// How often the background thread moves WAL pages into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// WAL frames (8 KiB pages, so ~128 MiB) past which the background thread restarts the
+/// WAL instead of only copying it back.
+const WAL_RESTART_FRAMES: i64 = 16_384;
 /// Fallback: if the background thread could not keep up, the writer checkpoints itself
 /// once the WAL holds this many pages (~256 MiB), so the WAL stays bounded.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 65_536;
@@ -89,9 +92,21 @@ impl SqliteDb {
             .spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(CHECKPOINT_EVERY);
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::debug!(error = %e, "background checkpoint skipped");
+                    let passive = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    });
+                    match passive {
+                        // Readers that never pause keep the WAL from being reused, so it
+                        // only grows. Past the bound, wait for them (briefly) and truncate it.
+                        Ok((frames, _)) if frames > WAL_RESTART_FRAMES => {
+                            if let Err(e) =
+                                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                            {
+                                tracing::debug!(error = %e, "WAL restart deferred");
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::debug!(error = %e, "background checkpoint skipped"),
                     }
                 }
             })?;

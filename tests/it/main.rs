@@ -7,4 +7,5 @@ mod crash;
 mod demo;
 mod outage;
 mod replay;
+mod runner;
 mod util;
