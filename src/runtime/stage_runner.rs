@@ -145,6 +145,7 @@ impl StageRunner {
             let Some(outcomes) = self.process(&batch, shutdown).await? else {
                 return Ok(());
             };
+            let batch = give_back_unprocessed(consumer, batch, outcomes.len());
             if tx
                 .send(Processed {
                     records: batch,
@@ -183,7 +184,9 @@ impl StageRunner {
         batch
     }
 
-    /// Runs the stage on every record. `Ok(None)` = shutdown during a retry wait.
+    /// Runs the stage on the records of `batch`, in order, until their effects reach
+    /// `batch_size`; returns one outcome per record processed (a prefix of the batch).
+    /// `Ok(None)` = shutdown during a retry wait.
     async fn process(
         &self,
         batch: &[LogRecord],
@@ -195,15 +198,27 @@ impl StageRunner {
             // Owned records and an owned stage handle per future: the futures must not
             // borrow from this frame, or the runner's future stops being `Send`.
             let stage = self.stage.clone();
-            let results: Vec<Result<Effects, StageError>> =
-                futures::stream::iter(batch.iter().cloned())
-                    .map(move |r| {
-                        let stage = stage.clone();
-                        async move { stage.process(&r).await }
-                    })
-                    .buffered(self.cfg.concurrency.max(1))
-                    .collect()
-                    .await;
+            let mut stream = futures::stream::iter(batch.iter().cloned())
+                .map(move |r| {
+                    let stage = stage.clone();
+                    async move { stage.process(&r).await }
+                })
+                .buffered(self.cfg.concurrency.max(1));
+            // A batch is bounded by what it produces, not only by what it reads: one raw
+            // record is a page of up to hundreds of items. Stop taking records once the
+            // effects reach `batch_size`; the rest go back to the consumer.
+            let mut results: Vec<Result<Effects, StageError>> = Vec::with_capacity(batch.len());
+            let mut produced = 0usize;
+            while let Some(r) = stream.next().await {
+                if let Ok(fx) = &r {
+                    produced += fx.outputs.len().max(fx.writes.len()) + fx.rejects.len();
+                }
+                results.push(r);
+                if produced >= self.cfg.batch_size {
+                    break;
+                }
+            }
+            drop(stream);
             if let Some(Err(e)) = results
                 .iter()
                 .find(|r| matches!(r, Err(e) if e.class == ErrorClass::Fatal))
@@ -290,4 +305,25 @@ impl StageRunner {
             }
         }
     }
+}
+
+/// Keeps the first `processed` records of `batch` and seeks the consumer back to the
+/// rest, partition by partition, so they are polled again next time.
+fn give_back_unprocessed(
+    consumer: &mut dyn Consumer,
+    mut batch: Vec<LogRecord>,
+    processed: usize,
+) -> Vec<LogRecord> {
+    if processed < batch.len() {
+        let mut first_left: BTreeMap<u32, u64> = BTreeMap::new();
+        for r in &batch[processed..] {
+            let at = first_left.entry(r.partition).or_insert(r.offset);
+            *at = (*at).min(r.offset);
+        }
+        for (partition, offset) in first_left {
+            consumer.seek(partition, offset);
+        }
+        batch.truncate(processed);
+    }
+    batch
 }
