@@ -130,6 +130,19 @@ pub(crate) fn append_in_tx(
     Ok(())
 }
 
+/// (partition, next offset) of every partition of a topic.
+fn partition_ends(conn: &Connection, topic: &str) -> Result<Vec<(u32, u64)>, StoreError> {
+    let mut heads = conn.prepare_cached(
+        "SELECT partition, next_offset FROM log_heads WHERE topic = ?1 ORDER BY partition",
+    )?;
+    let ends = heads
+        .query_map([topic], |r| {
+            Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)? as u64))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ends)
+}
+
 /// First offset still held in a partition, or `end` when it is empty.
 fn first_offset(
     conn: &Connection,
@@ -238,22 +251,32 @@ impl EventLog for EmbeddedLog {
             .db
             .read(|conn| {
                 let mut topics = Vec::new();
-                let mut st = conn.prepare("SELECT name, id, retention_us FROM log_topics ORDER BY name")?;
-                let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?;
+                let mut st =
+                    conn.prepare("SELECT name, id, retention_us FROM log_topics ORDER BY name")?;
+                let rows = st.query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })?;
                 for row in rows {
                     let (name, id, retention) = row?;
-                    let mut heads = conn.prepare_cached(
-                        "SELECT partition, next_offset FROM log_heads WHERE topic = ?1 ORDER BY partition",
-                    )?;
-                    let ends = heads
-                        .query_map([&name], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)? as u64)))?
-                        .collect::<Result<Vec<_>, _>>()?;
+                    let ends = partition_ends(conn, &name)?;
                     let mut partitions = Vec::with_capacity(ends.len());
                     for (partition, end) in ends {
                         let start = first_offset(conn, id, partition, end)?;
-                        partitions.push(PartitionInfo { partition, start, end });
+                        partitions.push(PartitionInfo {
+                            partition,
+                            start,
+                            end,
+                        });
                     }
-                    topics.push(TopicInfo { name, retention_secs: (retention / 1_000_000) as u64, partitions });
+                    topics.push(TopicInfo {
+                        name,
+                        retention_secs: (retention / 1_000_000) as u64,
+                        partitions,
+                    });
                 }
                 Ok(topics)
             })
@@ -309,17 +332,17 @@ impl EventLog for EmbeddedLog {
         let found = self
             .db
             .read(move |conn| {
-                let Some((id, _)) = topic_meta(conn, &name)? else { return Ok(None) };
-                let mut heads = conn.prepare_cached(
-                    "SELECT partition, next_offset FROM log_heads WHERE topic = ?1 ORDER BY partition",
-                )?;
-                let ends = heads
-                    .query_map([&name], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)? as u64)))?
-                    .collect::<Result<Vec<_>, _>>()?;
+                let Some((id, _)) = topic_meta(conn, &name)? else {
+                    return Ok(None);
+                };
+                let ends = partition_ends(conn, &name)?;
                 let mut out = Vec::with_capacity(ends.len());
                 for (p, end) in ends {
                     let start = first_offset(conn, id, p, end)?;
-                    out.push(OffsetCommit { partition: p, next_offset: offset_at_time(conn, id, p, start, end, ts_us)? });
+                    out.push(OffsetCommit {
+                        partition: p,
+                        next_offset: offset_at_time(conn, id, p, start, end, ts_us)?,
+                    });
                 }
                 Ok(Some(out))
             })
