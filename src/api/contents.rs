@@ -63,8 +63,9 @@ fn decode_cursor(s: &str) -> Result<(i64, String), ApiError> {
 
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    Query(p): Query<ListParams>,
+    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(p) = query?;
     let limit = p.limit.unwrap_or(50);
     if limit == 0 || limit > st.max_page_size {
         return Err(ApiError::bad_request(format!(

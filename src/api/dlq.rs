@@ -17,8 +17,9 @@ pub struct DlqParams {
 
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    Query(p): Query<DlqParams>,
+    query: Result<Query<DlqParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(p) = query?;
     let limit = p.limit.unwrap_or(100);
     if limit == 0 || limit > st.max_page_size {
         return Err(ApiError::bad_request(format!(

@@ -75,6 +75,13 @@ impl ApiError {
     }
 }
 
+/// Query-string problems answer in the API's JSON error shape, like every other error.
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::bad_request(r.body_text())
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         tracing::error!(error = %e, "store error while serving a request");

@@ -60,7 +60,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         exit_when_idle: a.exit_when_idle,
         start_sources: true,
         start_api: true,
-        on_listen: None,
+        on_listen: Some(super::announce_api),
     };
     let summary = pipeline.run(opts, shutdown_signal()).await?;
     eprintln!(

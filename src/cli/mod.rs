@@ -127,6 +127,13 @@ pub fn init_telemetry(cfg: &Config) {
     crate::telemetry::init_metrics();
 }
 
+/// Tells a person where the API is (the logs say it too, for machines).
+pub fn announce_api(addr: std::net::SocketAddr) {
+    eprintln!(
+        "sigflow: API on http://{addr} (try /api/v1/contents, /readyz, /metrics); Ctrl-C stops"
+    );
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -33,12 +33,15 @@ pub async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let file: Option<PathBuf> = a.data.config.clone();
     tracing::info!(config = ?file, store = %cfg.store, log = %cfg.log, lake = %cfg.lake,
         sources = cfg.sources.len(), "starting pipeline");
+    if cfg.sources.iter().all(|s| !s.enabled) {
+        tracing::warn!("no enabled [[sources]] in the config: only the stages and the API run");
+    }
     let pipeline = Pipeline::build(cfg).await?;
     let opts = RunOptions {
         exit_when_idle: a.exit_when_idle,
         start_sources: true,
         start_api: !a.no_api,
-        on_listen: None,
+        on_listen: Some(super::announce_api),
     };
     let summary = pipeline.run(opts, shutdown_signal()).await?;
     eprintln!(

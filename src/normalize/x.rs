@@ -99,7 +99,12 @@ fn tweet(
             .ok_or_else(|| item_err(i, "tweet has no created_at and a non-snowflake id", t))?,
     };
     let mut c = base("x", id, cx, happened);
-    c.text = text.to_string();
+    // Posts over 280 characters come truncated in `text`, whole in `note_tweet.text`.
+    c.text = t
+        .pointer("/note_tweet/text")
+        .and_then(Value::as_str)
+        .unwrap_or(text)
+        .to_string();
     let author_id = str_of(t, "author_id");
     let user = author_id.and_then(|a| users.get(a));
     c.author = match (author_id, user) {
@@ -221,6 +226,14 @@ mod tests {
             c.url.as_deref(),
             Some("https://x.com/bob/status/1985000000000000001")
         );
+    }
+
+    #[test]
+    fn long_posts_take_the_note_tweet_text() {
+        let body = br#"{"data":[{"id":"1985000000000000001","text":"First 280 chars\u2026 https://t.co/x",
+          "created_at":"2026-11-02T13:00:00.000Z","note_tweet":{"text":"First 280 chars and the whole rest of it"}}]}"#;
+        let c = X.normalize(body, &cx()).unwrap().remove(0).unwrap();
+        assert_eq!(c.text, "First 280 chars and the whole rest of it");
     }
 
     #[test]

@@ -201,6 +201,17 @@ fn api_serves_contents_with_filters_pagination_and_the_dlq() {
         get_json(&format!("{base}/api/v1/contents?since=soon")).0,
         400
     );
+    // Query-string mistakes answer in the same JSON shape, naming the problem.
+    let (s, e) = get_json(&format!("{base}/api/v1/contents?colour=red"));
+    assert_eq!(s, 400);
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `colour`"),
+        "{e}"
+    );
+    assert_eq!(get_json(&format!("{base}/api/v1/dlq?limit=many")).0, 400);
 
     let (s, dlq) = get_json(&format!("{base}/api/v1/dlq"));
     assert_eq!(s, 200);
