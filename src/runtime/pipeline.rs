@@ -222,7 +222,6 @@ impl Pipeline {
             }
             loop {
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                self.refresh_backend_health().await;
                 if source_done.iter().all(|d| d.load(Ordering::SeqCst))
                     && idle(self.log.as_ref(), self.store.as_ref(), &self.stages)
                         .await
