@@ -73,16 +73,7 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
             kills < 80,
             "only {kills_mid_run} of {kills} kills landed mid-run"
         );
-        let mut child = sigflow()
-            .args([
-                "demo",
-                "--speed",
-                "300",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(dir.data())
+        let mut child = demo_cmd(&dir, "300")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

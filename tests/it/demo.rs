@@ -240,33 +240,15 @@ fn chrono_le(a: &str, b: &str) -> bool {
 #[test]
 fn a_second_pipeline_on_the_same_data_is_refused() {
     let dir = TestDir::new("lock");
-    let _first = Running::spawn(
-        sigflow()
-            .args([
-                "demo",
-                "--speed",
-                "1",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(dir.data()),
-    );
+    let _first = Running::spawn(&mut demo_cmd(&dir, "1"));
     wait_until(
         "the first pipeline to start",
         Duration::from_secs(30),
         || dir.db().exists(),
     );
     std::thread::sleep(Duration::from_millis(500));
-    let out = sigflow()
-        .args([
-            "demo",
-            "--exit-when-idle",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.data())
+    let out = demo_cmd(&dir, "max")
+        .arg("--exit-when-idle")
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -277,18 +259,7 @@ fn a_second_pipeline_on_the_same_data_is_refused() {
 fn demo_resumes_where_it_stopped() {
     let dir = TestDir::new("resume");
     // Slow pace; stop it politely part-way.
-    let mut run = Running::spawn(
-        sigflow()
-            .args([
-                "demo",
-                "--speed",
-                "300",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(dir.data()),
-    );
+    let mut run = Running::spawn(&mut demo_cmd(&dir, "300"));
     wait_until("some items", Duration::from_secs(30), || {
         dir.db().exists() && count(&db(&dir.db()), "SELECT COUNT(*) FROM contents") > 100
     });

@@ -10,17 +10,8 @@ use crate::util::*;
 fn store_busy_mid_run_is_retried_not_dead_lettered() {
     let dir = TestDir::new("outage");
     let log = dir.join("sigflow.log");
-    let mut child = sigflow()
-        .args([
-            "demo",
-            "--speed",
-            "300",
-            "--exit-when-idle",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.data())
+    let mut child = demo_cmd(&dir, "300")
+        .arg("--exit-when-idle")
         .env("SIGFLOW__SQLITE__BUSY_TIMEOUT_MS", "50")
         .env("SIGFLOW__PIPELINE__RETRY_INITIAL_MS", "20")
         .env("SIGFLOW__PIPELINE__RETRY_MAX_MS", "200")

@@ -169,20 +169,22 @@ pub fn stored_ids(conn: &rusqlite::Connection) -> std::collections::BTreeSet<Str
         .collect()
 }
 
-/// `demo --speed max --exit-when-idle` into `dir`, API on a free port.
+/// `sigflow demo` at `speed` into `dir`'s data directory, API on a free port.
+pub fn demo_cmd(dir: &TestDir, speed: &str) -> Command {
+    let mut c = sigflow();
+    c.args([
+        "demo",
+        "--speed",
+        speed,
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+    ])
+    .arg(dir.data());
+    c
+}
+
+/// `demo --speed max --exit-when-idle` into `dir`, to completion.
 pub fn demo_to_idle(dir: &TestDir, extra: &[&str]) -> Output {
-    run_ok(
-        sigflow()
-            .args([
-                "demo",
-                "--speed",
-                "max",
-                "--exit-when-idle",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(dir.data())
-            .args(extra),
-    )
+    run_ok(demo_cmd(dir, "max").arg("--exit-when-idle").args(extra))
 }
