@@ -247,7 +247,8 @@ async fn limit(
             .await?;
         }
     }
-    let chain = crate::enrich::Chain::new(&cfg.enrich.chain).map_err(anyhow::Error::msg)?;
+    let chain = crate::enrich::Chain::new(&cfg.enrich).map_err(anyhow::Error::msg)?;
+    let state = crate::enrich::MemoryState::default();
     let batch = cfg.pipeline.batch_size as u64;
     let mut spent = Duration::ZERO;
     let mut done = 0u64;
@@ -279,7 +280,9 @@ async fn limit(
         let mut rows = Vec::with_capacity(n as usize);
         for item in reddit.normalize(&payloads[0].body, &cx)? {
             let mut c = item.map_err(|e| anyhow::anyhow!(e.error))?;
-            chain.run(&mut c).map_err(anyhow::Error::msg)?;
+            chain
+                .run(&mut c, &state)
+                .map_err(|e| anyhow::anyhow!(e.message))?;
             rows.push(crate::store::StoredContent::new(c));
         }
         let appends: Vec<crate::store::Append> = if with_log {

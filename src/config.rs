@@ -51,10 +51,8 @@ pub struct LakeFilesConfig {
     pub fsync: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct EnrichConfig {
-    pub chain: Vec<String>,
-}
+pub use crate::enrich::EnrichConfig;
+pub use crate::enrich::settings::SentimentConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct LoggingConfig {
@@ -343,14 +341,7 @@ impl Config {
             );
         }
         if let Some(e) = &enrich {
-            for name in &e.chain {
-                if crate::enrich::build(name).is_none() {
-                    errors.push(format!(
-                        "enrich.chain: unknown enricher `{name}` (known: {})",
-                        crate::enrich::ENRICHERS.join(", ")
-                    ));
-                }
-            }
+            errors.extend(e.validate());
         }
         if let Some(l) = &logging {
             if !["auto", "json", "text"].contains(&l.format.as_str()) {

@@ -37,7 +37,7 @@ pub enum DlqCommand {
 
 pub async fn run(a: DlqArgs) -> anyhow::Result<ExitCode> {
     let cfg = a.data.load(&[])?;
-    let crate::store::OpenedStore { store, db } = open_store(&cfg)?;
+    let crate::store::OpenedStore { store, db, .. } = open_store(&cfg)?;
     match a.command {
         DlqCommand::List { limit, json } => {
             let letters = store.dead_letters(limit, &[]).await?;

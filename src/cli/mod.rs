@@ -3,6 +3,7 @@
 
 mod demo;
 mod dlq;
+mod enrich;
 mod parse;
 mod replay;
 mod run;
@@ -46,6 +47,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Print the normalized items of raw payload files as JSON lines (adapter debugging).
     Parse(parse::ParseArgs),
+    /// Enrich texts from stdin and print what sigflow makes of each (JSON lines).
+    Enrich(enrich::EnrichArgs),
     /// Inspect and replay the dead-letter queue.
     Dlq(dlq::DlqArgs),
     /// Re-run a stage from a log offset or a time (e.g. after changing a parser).
@@ -114,6 +117,7 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(a).await,
         Command::Validate(a) => validate::run(a),
         Command::Parse(a) => parse::run(a),
+        Command::Enrich(a) => enrich::run(a),
         Command::Dlq(a) => dlq::run(a).await,
         Command::Replay(a) => replay::run(a).await,
         Command::Topics(a) => topics::run(a).await,

@@ -27,7 +27,7 @@ pub enum TopicsCommand {
 
 pub async fn run(a: TopicsArgs) -> anyhow::Result<ExitCode> {
     let cfg = a.data.load(&[])?;
-    let crate::store::OpenedStore { store, db } = open_store(&cfg)?;
+    let crate::store::OpenedStore { store, db, .. } = open_store(&cfg)?;
     let log = crate::log::open(&cfg.log, db.as_ref())?;
     let TopicsCommand::Describe { json } = a.command;
     let topics = log.describe().await?;

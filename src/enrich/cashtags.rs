@@ -16,7 +16,11 @@ impl Enricher for Cashtags {
         "cashtags"
     }
 
-    fn enrich(&self, item: &mut Content) -> Result<(), String> {
+    fn enrich(
+        &self,
+        item: &mut Content,
+        _state: &dyn super::EnrichState,
+    ) -> Result<(), super::EnrichError> {
         let mut tags: Vec<String> = item
             .cashtags
             .iter()

@@ -1,29 +1,97 @@
 //! Enrichers: each adds one kind of knowledge to an item. One trait, one file per
-//! enricher, one registry ([`build`]); the chain order comes from config
-//! (`[enrich] chain`). Enrichers are pure functions of the item: no I/O, no clock.
+//! enricher, one registry ([`build`]); the chain order and each enricher's settings
+//! come from config (`[enrich]`). Most enrichers are pure functions of the item; the
+//! stateful ones (dedup, velocity) read and write [`EnrichState`], which lives in the
+//! store so that it survives restarts and is shared by every worker.
 
 mod cashtags;
+pub mod dedup;
+pub mod filters;
+pub mod keywords;
+pub mod language;
+pub mod sentiment;
+pub mod settings;
+pub mod state;
+pub mod tickers;
+pub mod vader;
+pub mod velocity;
 
 use std::time::Instant;
 
 use crate::model::Content;
 
 pub use cashtags::{Cashtags, scan_cashtags};
+pub use settings::EnrichConfig;
+pub use state::{EnrichState, MemoryState, StateError};
+
+/// Why an item could not be enriched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnrichError {
+    pub message: String,
+    /// The state store is busy or down: retry, never dead-letter.
+    pub transient: bool,
+}
+
+impl From<StateError> for EnrichError {
+    fn from(e: StateError) -> Self {
+        EnrichError {
+            message: e.message,
+            transient: e.transient,
+        }
+    }
+}
 
 pub trait Enricher: Send + Sync {
     fn name(&self) -> &'static str;
-    /// Adds to `item`. An error means this item cannot be enriched (it is dead-lettered).
-    fn enrich(&self, item: &mut Content) -> Result<(), String>;
+    /// Adds to `item`. A non-transient error means this item cannot be enriched (it is
+    /// dead-lettered); a transient one retries the batch.
+    fn enrich(&self, item: &mut Content, state: &dyn EnrichState) -> Result<(), EnrichError>;
 }
 
-/// Every enricher sigflow has, by name.
-pub const ENRICHERS: &[&str] = &["cashtags"];
+/// Every enricher sigflow has, by name, in the recommended order.
+pub const ENRICHERS: &[&str] = &[
+    "language",
+    "filters",
+    "cashtags",
+    "tickers",
+    "sentiment",
+    "keywords",
+    "dedup",
+    "velocity",
+];
 
-pub fn build(name: &str) -> Option<Box<dyn Enricher>> {
-    match name {
-        "cashtags" => Some(Box::new(Cashtags)),
-        _ => None,
-    }
+/// Enrichers that need [`EnrichState`] (the others are pure).
+pub const STATEFUL: &[&str] = &["dedup", "velocity"];
+
+pub fn build(name: &str, cfg: &EnrichConfig) -> Result<Box<dyn Enricher>, String> {
+    Ok(match name {
+        "language" => Box::new(language::Language),
+        "filters" => Box::new(filters::Filters::new(&cfg.filters)),
+        "cashtags" => Box::new(Cashtags),
+        "tickers" => Box::new(tickers::Tickers::new(&cfg.tickers)?),
+        "sentiment" => {
+            let mode = sentiment::Mode::parse(&cfg.sentiment.mode)
+                .ok_or_else(|| format!("unknown sentiment mode `{}`", cfg.sentiment.mode))?;
+            Box::new(sentiment::Sentiment::new(mode, &cfg.sentiment)?)
+        }
+        "keywords" => Box::new(keywords::Keywords {
+            top: cfg.keywords.top,
+            max_ngram: cfg.keywords.max_ngram,
+        }),
+        "dedup" => Box::new(dedup::Dedup {
+            window: chrono::Duration::days(i64::from(cfg.dedup.window_days)),
+            near: cfg.dedup.near_threshold,
+        }),
+        "velocity" => Box::new(velocity::Velocity {
+            cfg: cfg.velocity.clone(),
+        }),
+        _ => {
+            return Err(format!(
+                "unknown enricher `{name}` (known: {})",
+                ENRICHERS.join(", ")
+            ));
+        }
+    })
 }
 
 /// The configured enrichers, run in order, each timed and counted under its own name.
@@ -32,29 +100,33 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// Builds the chain; unknown names are refused (config validation reports them first).
-    pub fn new(names: &[String]) -> Result<Chain, String> {
+    /// Builds `cfg.chain`; unknown names are refused (config validation reports them first).
+    pub fn new(cfg: &EnrichConfig) -> Result<Chain, String> {
+        Chain::only(cfg, &cfg.chain)
+    }
+
+    /// Builds the named enrichers, in the order given.
+    pub fn only(cfg: &EnrichConfig, names: &[String]) -> Result<Chain, String> {
         let enrichers = names
             .iter()
-            .map(|n| {
-                build(n).ok_or_else(|| {
-                    format!("unknown enricher `{n}` (known: {})", ENRICHERS.join(", "))
-                })
-            })
+            .map(|n| build(n, cfg))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Chain { enrichers })
     }
 
-    pub fn run(&self, item: &mut Content) -> Result<(), String> {
+    pub fn run(&self, item: &mut Content, state: &dyn EnrichState) -> Result<(), EnrichError> {
         for e in &self.enrichers {
             let t = Instant::now();
-            let r = e.enrich(item);
+            let r = e.enrich(item, state);
             metrics::histogram!("sigflow_enricher_seconds", "enricher" => e.name())
                 .record(t.elapsed().as_secs_f64());
             if let Err(err) = r {
                 metrics::counter!("sigflow_enricher_failed_total", "enricher" => e.name())
                     .increment(1);
-                return Err(format!("{}: {err}", e.name()));
+                return Err(EnrichError {
+                    message: format!("{}: {}", e.name(), err.message),
+                    ..err
+                });
             }
             metrics::counter!("sigflow_enricher_items_total", "enricher" => e.name()).increment(1);
         }
@@ -63,5 +135,41 @@ impl Chain {
 
     pub fn names(&self) -> Vec<&'static str> {
         self.enrichers.iter().map(|e| e.name()).collect()
+    }
+
+    pub fn enrichers(&self) -> &[Box<dyn Enricher>] {
+        &self.enrichers
+    }
+
+    pub fn is_stateful(&self) -> bool {
+        self.enrichers.iter().any(|e| STATEFUL.contains(&e.name()))
+    }
+}
+
+/// An item holding just `text`, for `sigflow enrich`, benchmarks and tests.
+pub fn text_item(text: &str) -> Content {
+    let now = chrono::Utc::now();
+    Content {
+        schema_version: crate::model::CONTENT_SCHEMA_VERSION,
+        id: crate::model::content_id("text", text),
+        source: "text".into(),
+        source_id: String::new(),
+        fetched_by: "enrich".into(),
+        author: None,
+        title: None,
+        text: text.to_string(),
+        url: None,
+        content_type: Default::default(),
+        engagement: Default::default(),
+        tags: Vec::new(),
+        mentions: Vec::new(),
+        cashtags: Vec::new(),
+        happened_at: now,
+        disclosed_at: None,
+        observed_at: now,
+        lake_key: String::new(),
+        extras: Default::default(),
+        enrichments: Default::default(),
+        tickers: Vec::new(),
     }
 }

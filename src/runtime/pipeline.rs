@@ -71,7 +71,7 @@ pub struct RunSummary {
 impl Pipeline {
     /// Opens the backends named in `cfg` and creates the topics.
     pub async fn build(cfg: Config) -> Result<Pipeline, BuildError> {
-        let crate::store::OpenedStore { store, db } =
+        let crate::store::OpenedStore { store, db, state } =
             crate::store::open(&cfg.store, &cfg.sqlite_options())?;
         let lock = match &db {
             Some(db) => Some(lock_file(db.path().with_extension("lock"))?),
@@ -88,10 +88,10 @@ impl Pipeline {
             })
             .await?;
         }
-        let chain = crate::enrich::Chain::new(&cfg.enrich.chain).map_err(BuildError::Other)?;
+        let chain = crate::enrich::Chain::new(&cfg.enrich).map_err(BuildError::Other)?;
         let stages: Vec<Arc<dyn Stage>> = vec![
             Arc::new(NormalizeStage::new(lake.clone())),
-            Arc::new(EnrichStage::new(chain)),
+            Arc::new(EnrichStage::new(chain, state)),
         ];
         let mut sources = Vec::new();
         for s in cfg.sources.iter().filter(|s| s.enabled) {

@@ -1,22 +1,28 @@
 //! enrich: `content` → store + `enriched`. Runs the enricher chain, upserts the item,
 //! and passes it on for analysis.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use super::{Effects, Stage};
-use crate::enrich::Chain;
+use crate::enrich::{Chain, EnrichState};
 use crate::error::StageError;
 use crate::log::{LogRecord, TOPIC_CONTENT, TOPIC_ENRICHED};
 use crate::model::Content;
 use crate::store::{Append, StoredContent, Write};
 
 pub struct EnrichStage {
-    chain: Chain,
+    chain: Arc<Chain>,
+    state: Arc<dyn EnrichState>,
 }
 
 impl EnrichStage {
-    pub fn new(chain: Chain) -> Self {
-        EnrichStage { chain }
+    pub fn new(chain: Chain, state: Arc<dyn EnrichState>) -> Self {
+        EnrichStage {
+            chain: Arc::new(chain),
+            state,
+        }
     }
 }
 
@@ -37,7 +43,23 @@ impl Stage for EnrichStage {
         // Enrichment is recomputed from scratch, so a replay gives the same result.
         item.tickers.clear();
         item.enrichments.clear();
-        self.chain.run(&mut item).map_err(StageError::poison)?;
+        let item = if self.chain.is_stateful() {
+            // Stateful enrichers wait on the store's writer: keep that off the
+            // async workers.
+            let (chain, state) = (self.chain.clone(), self.state.clone());
+            tokio::task::spawn_blocking(move || chain.run(&mut item, &*state).map(|()| item))
+                .await
+                .map_err(|e| StageError::transient(format!("enrich task: {e}")))?
+        } else {
+            self.chain.run(&mut item, &*self.state).map(|()| item)
+        }
+        .map_err(|e| {
+            if e.transient {
+                StageError::transient(e.message)
+            } else {
+                StageError::poison(e.message)
+            }
+        })?;
         let stored = StoredContent::new(item);
         Ok(Effects {
             outputs: vec![Append {

@@ -5,6 +5,7 @@
 
 mod sqlite;
 pub(crate) mod sqlite_db;
+mod sqlite_state;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use crate::model::Content;
 pub use sqlite::SqliteStore;
 pub(crate) use sqlite::upsert_content;
 pub use sqlite_db::{SqliteDb, SqliteOptions};
+pub use sqlite_state::SqliteState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -202,6 +204,8 @@ pub trait Store: Send + Sync {
 pub struct OpenedStore {
     pub store: Arc<dyn Store>,
     pub db: Option<Arc<SqliteDb>>,
+    /// The stateful enrichers' state, in the same database.
+    pub state: Arc<dyn crate::enrich::EnrichState>,
 }
 
 /// Opens the store named by `url`.
@@ -210,6 +214,7 @@ pub fn open(url: &str, opts: &SqliteOptions) -> Result<OpenedStore, StoreError> 
         let db = Arc::new(SqliteDb::open(std::path::Path::new(path), opts)?);
         return Ok(OpenedStore {
             store: Arc::new(SqliteStore::new(db.clone())),
+            state: Arc::new(SqliteState::new(db.clone())),
             db: Some(db),
         });
     }

@@ -16,7 +16,10 @@ use tokio::sync::watch;
 use super::StoreError;
 
 /// Every migration, in order. One numbered history for all store backends.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (2, include_str!("../../migrations/0002_enrich_state.sql")),
+];
 
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {

@@ -24,7 +24,7 @@ struct Backends {
 
 fn backends() -> Vec<Backends> {
     let dir = TestDir::new("conformance-embedded");
-    let sigflow::store::OpenedStore { store, db } = sigflow::store::open(
+    let sigflow::store::OpenedStore { store, db, .. } = sigflow::store::open(
         &format!("sqlite://{}", dir.join("s.db").display()),
         &Default::default(),
     )

@@ -1,0 +1,50 @@
+-- State of the stateful enrichers, shared by every worker (see src/enrich/state.rs).
+
+-- Dedup: one fingerprint per item. `first_id` is the first occurrence it repeats
+-- (itself when unique); `features` are the sorted u64 feature hashes (little-endian)
+-- for the exact Jaccard check; dedup_bands holds the MinHash LSH band keys.
+CREATE TABLE dedup_fingerprints (
+    content_id TEXT PRIMARY KEY,
+    exact_hash INTEGER NOT NULL,
+    features   BLOB NOT NULL,
+    seen_at    INTEGER NOT NULL,     -- the item's happened_at, unix ms
+    first_id   TEXT NOT NULL,
+    kind       TEXT NOT NULL,        -- unique | exact | near
+    similarity REAL NOT NULL
+);
+CREATE INDEX dedup_exact ON dedup_fingerprints (exact_hash, seen_at);
+CREATE INDEX dedup_seen ON dedup_fingerprints (seen_at);
+
+CREATE TABLE dedup_bands (
+    band       INTEGER NOT NULL,
+    content_id TEXT NOT NULL,
+    PRIMARY KEY (band, content_id)
+) WITHOUT ROWID;
+
+-- Engagement counts each time an item was seen (Reddit refresh, X metrics), with the
+-- previous observation as it stood when this one was recorded (prev_at NULL = none),
+-- so a replay computes the same velocity.
+CREATE TABLE engagement_observations (
+    content_id    TEXT NOT NULL,
+    observed_at   INTEGER NOT NULL,  -- unix ms
+    score         INTEGER,
+    comments      INTEGER,
+    prev_at       INTEGER,
+    prev_score    INTEGER,
+    prev_comments INTEGER,
+    PRIMARY KEY (content_id, observed_at)
+) WITHOUT ROWID;
+
+-- Which items mention which ticker, by hour: mention velocity and its baseline. The
+-- statistics as first computed are kept with the row, so a replay reads them back
+-- instead of counting mentions that arrived later.
+CREATE TABLE ticker_mentions (
+    ticker     TEXT NOT NULL,
+    content_id TEXT NOT NULL,
+    hour       INTEGER NOT NULL,     -- unix seconds / 3600
+    this_hour  INTEGER NOT NULL,
+    mean       REAL NOT NULL,
+    std        REAL NOT NULL,
+    PRIMARY KEY (ticker, content_id)
+) WITHOUT ROWID;
+CREATE INDEX ticker_mentions_hour ON ticker_mentions (ticker, hour);

@@ -1,0 +1,211 @@
+//! VADER's fixed word lists and constants (Hutto & Gilbert, ICWSM 2014), as the
+//! reference implementation `vaderSentiment` 3.3.2 defines them. They are data: the
+//! published values, not tuning knobs — changing one breaks parity.
+
+use std::sync::OnceLock;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// Mean intensity increase of a booster word ("very").
+pub const B_INCR: f64 = 0.293;
+/// ... and decrease of a dampener ("slightly").
+pub const B_DECR: f64 = -0.293;
+/// Increase for an ALL-CAPS word among mixed-case ones.
+pub const C_INCR: f64 = 0.733;
+/// Factor applied to a negated word.
+pub const N_SCALAR: f64 = -0.74;
+
+const NEGATE: &[&str] = &[
+    "aint",
+    "arent",
+    "cannot",
+    "cant",
+    "couldnt",
+    "darent",
+    "didnt",
+    "doesnt",
+    "ain't",
+    "aren't",
+    "can't",
+    "couldn't",
+    "daren't",
+    "didn't",
+    "doesn't",
+    "dont",
+    "hadnt",
+    "hasnt",
+    "havent",
+    "isnt",
+    "mightnt",
+    "mustnt",
+    "neither",
+    "don't",
+    "hadn't",
+    "hasn't",
+    "haven't",
+    "isn't",
+    "mightn't",
+    "mustn't",
+    "neednt",
+    "needn't",
+    "never",
+    "none",
+    "nope",
+    "nor",
+    "not",
+    "nothing",
+    "nowhere",
+    "oughtnt",
+    "shant",
+    "shouldnt",
+    "uhuh",
+    "wasnt",
+    "werent",
+    "oughtn't",
+    "shan't",
+    "shouldn't",
+    "uh-uh",
+    "wasn't",
+    "weren't",
+    "without",
+    "wont",
+    "wouldnt",
+    "won't",
+    "wouldn't",
+    "rarely",
+    "seldom",
+    "despite",
+];
+
+const BOOSTERS_UP: &[&str] = &[
+    "absolutely",
+    "amazingly",
+    "awfully",
+    "completely",
+    "considerable",
+    "considerably",
+    "decidedly",
+    "deeply",
+    "effing",
+    "enormous",
+    "enormously",
+    "entirely",
+    "especially",
+    "exceptional",
+    "exceptionally",
+    "extreme",
+    "extremely",
+    "fabulously",
+    "flipping",
+    "flippin",
+    "frackin",
+    "fracking",
+    "fricking",
+    "frickin",
+    "frigging",
+    "friggin",
+    "fully",
+    "fuckin",
+    "fucking",
+    "fuggin",
+    "fugging",
+    "greatly",
+    "hella",
+    "highly",
+    "hugely",
+    "incredible",
+    "incredibly",
+    "intensely",
+    "major",
+    "majorly",
+    "more",
+    "most",
+    "particularly",
+    "purely",
+    "quite",
+    "really",
+    "remarkably",
+    "so",
+    "substantially",
+    "thoroughly",
+    "total",
+    "totally",
+    "tremendous",
+    "tremendously",
+    "uber",
+    "unbelievably",
+    "unusually",
+    "utter",
+    "utterly",
+    "very",
+];
+
+const BOOSTERS_DOWN: &[&str] = &[
+    "almost",
+    "barely",
+    "hardly",
+    "just enough",
+    "kind of",
+    "kinda",
+    "kindof",
+    "kind-of",
+    "less",
+    "little",
+    "marginal",
+    "marginally",
+    "occasional",
+    "occasionally",
+    "partly",
+    "scarce",
+    "scarcely",
+    "slight",
+    "slightly",
+    "somewhat",
+    "sort of",
+    "sorta",
+    "sortof",
+    "sort-of",
+];
+
+/// Multi-word booster keys, as word sequences (tokens never hold a space, so a joined
+/// n-gram equals a key exactly when its words do).
+pub const BOOSTER_NGRAMS: &[(&[&str], f64)] = &[
+    (&["just", "enough"], B_DECR),
+    (&["kind", "of"], B_DECR),
+    (&["sort", "of"], B_DECR),
+];
+
+/// Idioms and phrases holding lexicon words, with the valence that replaces the word's.
+/// (`badass` is a one-word key in the reference; it can never equal a two-word n-gram,
+/// so it is left out here exactly as it has no effect there.)
+pub const SPECIAL_CASES: &[(&[&str], f64)] = &[
+    (&["the", "shit"], 3.0),
+    (&["the", "bomb"], 3.0),
+    (&["bad", "ass"], 1.5),
+    (&["bus", "stop"], 0.0),
+    (&["yeah", "right"], -2.0),
+    (&["kiss", "of", "death"], -1.5),
+    (&["to", "die", "for"], 3.0),
+    (&["beating", "heart"], 3.5),
+];
+
+pub fn is_negation_word(lower: &str) -> bool {
+    static SET: OnceLock<FxHashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| NEGATE.iter().copied().collect())
+        .contains(lower)
+        || lower.contains("n't")
+}
+
+/// The booster/dampener value of a single word, if it is one.
+pub fn booster(lower: &str) -> Option<f64> {
+    static MAP: OnceLock<FxHashMap<&'static str, f64>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        BOOSTERS_UP
+            .iter()
+            .map(|w| (*w, B_INCR))
+            .chain(BOOSTERS_DOWN.iter().map(|w| (*w, B_DECR)))
+            .collect()
+    })
+    .get(lower)
+    .copied()
+}

@@ -1,0 +1,223 @@
+//! The EnrichState conformance suite (dedup, observations, mentions), run against every
+//! backend: in-memory and SQLite. Then the properties only a store can have: dedup
+//! survives a restart, and two workers (two connections to one database, each on its
+//! own thread) racing on the same texts agree on exactly one first occurrence.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use sigflow::enrich::EnrichState;
+use sigflow::enrich::dedup::fingerprint;
+use sigflow::enrich::state::{DupKind, Observation};
+use sigflow::model::content_id;
+
+use crate::util::TestDir;
+
+fn sqlite(dir: &TestDir) -> Arc<dyn EnrichState> {
+    let opened = sigflow::store::open(
+        &format!("sqlite://{}", dir.join("s.db").display()),
+        &Default::default(),
+    )
+    .unwrap();
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(opened.store.migrate())
+        .unwrap();
+    opened.state
+}
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-20T14:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn fp(id: &str, text: &str, at: DateTime<Utc>) -> sigflow::enrich::state::Fingerprint {
+    let mut item = sigflow::enrich::text_item(text);
+    item.id = content_id("t", id);
+    item.happened_at = at;
+    fingerprint(&item).unwrap()
+}
+
+const HEADLINE: &str = "Tesla recalls 2 million vehicles over autopilot concerns, regulators say";
+
+fn suite(s: &dyn EnrichState) -> Result<(), String> {
+    let w = Duration::days(14);
+    let first = s
+        .dedup(&fp("a", HEADLINE, t0()), w, 0.6)
+        .map_err(|e| e.message)?;
+    if first.kind != DupKind::Unique || first.first_id != content_id("t", "a") {
+        return Err(format!("first occurrence: {first:?}"));
+    }
+    let exact = s
+        .dedup(
+            &fp("b", &HEADLINE.to_uppercase(), t0() + Duration::hours(1)),
+            w,
+            0.7,
+        )
+        .map_err(|e| e.message)?;
+    if exact.kind != DupKind::Exact || exact.first_id != content_id("t", "a") {
+        return Err(format!("exact duplicate: {exact:?}"));
+    }
+    let near_text =
+        "BREAKING: Tesla recalls 2 million cars over autopilot concerns, regulators say";
+    let near = s
+        .dedup(&fp("c", near_text, t0() + Duration::hours(2)), w, 0.6)
+        .map_err(|e| e.message)?;
+    if near.kind != DupKind::Near || near.first_id != content_id("t", "a") || near.similarity < 0.6
+    {
+        return Err(format!("near duplicate: {near:?}"));
+    }
+    let other = s
+        .dedup(
+            &fp(
+                "d",
+                "Apple unveils a new iPhone with a faster chip and a better camera",
+                t0(),
+            ),
+            w,
+            0.7,
+        )
+        .map_err(|e| e.message)?;
+    if other.kind != DupKind::Unique {
+        return Err(format!("unrelated text: {other:?}"));
+    }
+    // Outside the window, the same text is new again.
+    let late = s
+        .dedup(&fp("e", HEADLINE, t0() + Duration::days(20)), w, 0.6)
+        .map_err(|e| e.message)?;
+    if late.kind != DupKind::Unique {
+        return Err(format!("outside the window: {late:?}"));
+    }
+    // Idempotent: asking again for an item gives its first answer.
+    let again = s
+        .dedup(&fp("b", &HEADLINE.to_uppercase(), t0()), w, 0.6)
+        .map_err(|e| e.message)?;
+    if again != exact {
+        return Err(format!(
+            "replay changed the verdict: {again:?} vs {exact:?}"
+        ));
+    }
+
+    let id = content_id("t", "post");
+    let o = |secs: i64, score: i64| Observation {
+        content_id: id,
+        at: t0() + Duration::seconds(secs),
+        score: Some(score),
+        comments: Some(score / 10),
+    };
+    if s.observe(&o(0, 45)).map_err(|e| e.message)?.is_some() {
+        return Err("first observation has a predecessor".into());
+    }
+    let prev = s.observe(&o(300, 1200)).map_err(|e| e.message)?;
+    if prev != Some(o(0, 45)) {
+        return Err(format!("previous observation: {prev:?}"));
+    }
+    // An observation that arrives late (out of time order) sees what was before it...
+    if s.observe(&o(150, 600)).map_err(|e| e.message)? != Some(o(0, 45)) {
+        return Err("late observation".into());
+    }
+    // ...and a replay of the second one still sees the first, as when it was recorded.
+    if s.observe(&o(300, 1200)).map_err(|e| e.message)? != Some(o(0, 45)) {
+        return Err("replayed observation".into());
+    }
+
+    let tickers = vec!["GME".to_string()];
+    for i in 0..6 {
+        s.mentions(
+            content_id("m", &i.to_string()),
+            &tickers,
+            t0() - Duration::hours(i + 1),
+            24,
+        )
+        .map_err(|e| e.message)?;
+    }
+    for i in 0..4 {
+        let st = s
+            .mentions(content_id("now", &i.to_string()), &tickers, t0(), 24)
+            .map_err(|e| e.message)?;
+        if st[0].this_hour != i as u32 + 1 {
+            return Err(format!("mentions this hour: {st:?}"));
+        }
+    }
+    // The same item mentioned again (a replay) counts once and reads back its stats.
+    let st = s
+        .mentions(content_id("now", "0"), &tickers, t0(), 24)
+        .map_err(|e| e.message)?;
+    if st[0].this_hour != 1 || (st[0].mean - 6.0 / 24.0).abs() > 1e-9 {
+        return Err(format!("mention baseline: {st:?}"));
+    }
+    let st = s
+        .mentions(content_id("now", "4"), &tickers, t0(), 24)
+        .map_err(|e| e.message)?;
+    if st[0].this_hour != 5 {
+        return Err(format!("mentions after a replay: {st:?}"));
+    }
+    Ok(())
+}
+
+#[test]
+fn enrich_state_conformance() {
+    let mem = sigflow::enrich::MemoryState::default();
+    suite(&mem).unwrap_or_else(|e| panic!("memory: {e}"));
+    let dir = TestDir::new("state-conformance");
+    suite(&*sqlite(&dir)).unwrap_or_else(|e| panic!("sqlite: {e}"));
+}
+
+#[test]
+fn dedup_survives_restart() {
+    let dir = TestDir::new("state-restart");
+    let w = Duration::days(14);
+    {
+        let s = sqlite(&dir);
+        s.dedup(&fp("a", HEADLINE, t0()), w, 0.6).unwrap();
+    }
+    let s = sqlite(&dir);
+    let v = s.dedup(&fp("b", HEADLINE, t0()), w, 0.6).unwrap();
+    assert_eq!(v.kind, DupKind::Exact);
+    assert_eq!(v.first_id, content_id("t", "a"));
+}
+
+#[test]
+fn two_workers_agree_on_the_first_occurrence() {
+    let dir = TestDir::new("state-workers");
+    let a = sqlite(&dir);
+    let b = sqlite(&dir);
+    let texts: Vec<String> = (0..40)
+        .map(|i| {
+            format!("Headline number {i}: the company reports record quarterly revenue growth")
+        })
+        .collect();
+    // Both workers see every text, under different item ids, at the same time.
+    let run = |s: Arc<dyn EnrichState>, worker: &'static str, texts: Vec<String>| {
+        std::thread::spawn(move || {
+            texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let v = s
+                        .dedup(
+                            &fp(&format!("{worker}{i}"), t, t0()),
+                            Duration::days(14),
+                            1.0,
+                        )
+                        .unwrap();
+                    (v.kind, v.first_id)
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let (ha, hb) = (run(a, "a", texts.clone()), run(b, "b", texts.clone()));
+    let (ra, rb) = (ha.join().unwrap(), hb.join().unwrap());
+    for i in 0..texts.len() {
+        let (ka, fa) = ra[i];
+        let (kb, fb) = rb[i];
+        assert_eq!(fa, fb, "text {i}: both link to the same first occurrence");
+        assert_eq!(
+            [ka, kb].iter().filter(|k| **k == DupKind::Unique).count(),
+            1,
+            "text {i}: exactly one worker saw it first ({ka:?}, {kb:?})"
+        );
+    }
+}
