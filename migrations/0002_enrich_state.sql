@@ -12,13 +12,16 @@ CREATE TABLE dedup_fingerprints (
     kind       TEXT NOT NULL,        -- unique | exact | near
     similarity REAL NOT NULL
 );
-CREATE INDEX dedup_exact ON dedup_fingerprints (exact_hash, seen_at);
+CREATE INDEX dedup_exact ON dedup_fingerprints (exact_hash, seen_at, content_id);
 CREATE INDEX dedup_seen ON dedup_fingerprints (seen_at);
 
+-- Only first occurrences are indexed: a duplicate's own near duplicates are found
+-- through the item it repeats, and a hot story stays one row per band.
 CREATE TABLE dedup_bands (
     band       INTEGER NOT NULL,
+    seen_at    INTEGER NOT NULL,
     content_id TEXT NOT NULL,
-    PRIMARY KEY (band, content_id)
+    PRIMARY KEY (band, seen_at, content_id)
 ) WITHOUT ROWID;
 
 -- Engagement counts each time an item was seen (Reddit refresh, X metrics), with the
@@ -47,4 +50,11 @@ CREATE TABLE ticker_mentions (
     std        REAL NOT NULL,
     PRIMARY KEY (ticker, content_id)
 ) WITHOUT ROWID;
-CREATE INDEX ticker_mentions_hour ON ticker_mentions (ticker, hour);
+
+-- Running count per ticker and hour (the baseline reads at most one row per hour).
+CREATE TABLE ticker_mention_hours (
+    ticker TEXT NOT NULL,
+    hour   INTEGER NOT NULL,
+    count  INTEGER NOT NULL,
+    PRIMARY KEY (ticker, hour)
+) WITHOUT ROWID;

@@ -44,6 +44,13 @@ pub struct BenchArgs {
     /// Items per synthetic page (one raw payload).
     #[arg(long, default_value_t = 100)]
     pub page_size: u64,
+    /// What to measure: `pipeline` (throughput, latency and memory of the embedded
+    /// pipeline), `enrich` (each enricher, the chain, VADER vs Python), or `all`.
+    #[arg(long, value_enum, default_value = "pipeline")]
+    pub suite: Suite,
+    /// Python interpreter with `vaderSentiment` installed, for the VADER comparison.
+    #[arg(long, default_value = "python3", value_name = "PATH")]
+    pub python: String,
     /// Print the results as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -56,6 +63,13 @@ pub struct BenchArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Suite {
+    Pipeline,
+    Enrich,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Phase {
     Limit,
     /// The limit's rows plus the two log records per item the pipeline appends
@@ -63,6 +77,8 @@ pub enum Phase {
     LimitWithLog,
     E2e,
     Latency,
+    /// Our VADER alone on the demo texts for `--latency-secs` (for profiling).
+    Vader,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -78,12 +94,18 @@ pub struct PhaseResult {
 }
 
 pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    if a.phase == Some(Phase::Vader) {
+        let rate = crate::bench_enrich::vader_only(a.latency_secs as f64);
+        println!("{}", serde_json::json!({ "per_sec": rate.round() }));
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(phase) = a.phase {
         let dir = a.dir.clone().context("--phase needs --dir")?;
         let r = match phase {
             Phase::Limit => limit(&dir, a.items, a.page_size, false).await?,
             Phase::LimitWithLog => limit(&dir, a.items, a.page_size, true).await?,
             Phase::E2e => pipeline_phase(&dir, a.items, None, a.page_size).await?,
+            Phase::Vader => unreachable!("handled above"),
             Phase::Latency => {
                 let items = (a.rate * a.latency_secs as f64).round().max(1.0) as u64;
                 // Pages every ~10 ms: small enough that batching does not add latency.
@@ -93,6 +115,22 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         };
         println!("{}", serde_json::to_string(&r)?);
         return Ok(ExitCode::SUCCESS);
+    }
+    if a.suite != Suite::Pipeline {
+        let r = tokio::task::spawn_blocking({
+            let a = a.clone();
+            move || crate::bench_enrich::run(&a)
+        })
+        .await??;
+        if a.json {
+            println!("{r}");
+        } else {
+            crate::bench_enrich::print(&r);
+        }
+        if a.suite == Suite::Enrich {
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!();
     }
     orchestrate(a)
 }

@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod bench_enrich;
 pub mod cli;
 pub mod config;
 pub mod enrich;

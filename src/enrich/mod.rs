@@ -22,7 +22,7 @@ use crate::model::Content;
 
 pub use cashtags::{Cashtags, scan_cashtags};
 pub use settings::EnrichConfig;
-pub use state::{EnrichState, MemoryState, StateError};
+pub use state::{EnrichState, MemoryState, SharedState, StateError};
 
 /// Why an item could not be enriched.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,7 +115,26 @@ impl Chain {
     }
 
     pub fn run(&self, item: &mut Content, state: &dyn EnrichState) -> Result<(), EnrichError> {
-        for e in &self.enrichers {
+        self.run_range(item, state, 0..self.enrichers.len())
+    }
+
+    /// Where the stateful part of the chain starts: enrichers before it are pure and
+    /// can run outside the state transaction.
+    pub fn stateful_from(&self) -> usize {
+        self.enrichers
+            .iter()
+            .position(|e| STATEFUL.contains(&e.name()))
+            .unwrap_or(self.enrichers.len())
+    }
+
+    /// Runs the enrichers in `range` (see [`Chain::stateful_from`]).
+    pub fn run_range(
+        &self,
+        item: &mut Content,
+        state: &dyn EnrichState,
+        range: std::ops::Range<usize>,
+    ) -> Result<(), EnrichError> {
+        for e in &self.enrichers[range] {
             let t = Instant::now();
             let r = e.enrich(item, state);
             metrics::histogram!("sigflow_enricher_seconds", "enricher" => e.name())

@@ -86,7 +86,9 @@ pub struct MentionStats {
     pub std: f64,
 }
 
-pub trait EnrichState: Send + Sync {
+/// Implementations are shared across threads as [`SharedState`]; the trait itself has
+/// no `Sync` bound so that a view bound to one open transaction can implement it too.
+pub trait EnrichState {
     /// Registers `fp` and says whether it repeats an earlier item within `window`.
     fn dedup(
         &self,
@@ -107,7 +109,14 @@ pub trait EnrichState: Send + Sync {
         at: DateTime<Utc>,
         baseline_hours: u32,
     ) -> Result<Vec<MentionStats>, StateError>;
+    /// Runs `f` with every operation in one unit (one store transaction): a batch of
+    /// items pays for one commit instead of one per item. An error from any operation
+    /// inside fails the whole unit, which the caller retries.
+    fn batch(&self, f: &mut dyn FnMut(&dyn EnrichState)) -> Result<(), StateError>;
 }
+
+/// The state as the pipeline holds it: one per process, shared by every stage task.
+pub type SharedState = std::sync::Arc<dyn EnrichState + Send + Sync>;
 
 pub fn hour_of(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(3600)
@@ -133,10 +142,14 @@ pub fn baseline(counts: &[(i64, u32)], hour: i64, baseline_hours: u32) -> (f64, 
 #[derive(Default)]
 struct Mem {
     fps: FxHashMap<Uuid, (Fingerprint, Verdict)>,
-    order: Vec<Uuid>,
+    /// exact hash → items, in registration order (the same index the store keeps).
+    exact: FxHashMap<u64, Vec<Uuid>>,
+    /// LSH band → first occurrences only (see migration 0002).
+    bands: FxHashMap<i64, Vec<Uuid>>,
     /// Each observation with the previous one as it stood when it was recorded.
     obs: FxHashMap<Uuid, Vec<(Observation, Option<Observation>)>>,
-    mentions: FxHashMap<String, FxHashMap<Uuid, (i64, MentionStats)>>,
+    /// ticker → (item → its hour and stats as first computed, hour → count).
+    mentions: FxHashMap<String, (FxHashMap<Uuid, (i64, MentionStats)>, FxHashMap<i64, u32>)>,
 }
 
 /// In-process state: one process, no persistence.
@@ -146,6 +159,11 @@ pub struct MemoryState {
 }
 
 impl EnrichState for MemoryState {
+    fn batch(&self, f: &mut dyn FnMut(&dyn EnrichState)) -> Result<(), StateError> {
+        f(self);
+        Ok(())
+    }
+
     fn dedup(
         &self,
         fp: &Fingerprint,
@@ -156,47 +174,62 @@ impl EnrichState for MemoryState {
         if let Some((_, v)) = m.fps.get(&fp.content_id) {
             return Ok(*v);
         }
-        let mut best: Option<(DupKind, Uuid, f64, DateTime<Utc>)> = None;
-        for id in &m.order {
-            let (other, v) = &m.fps[id];
-            if (other.at - fp.at).abs() > window {
-                continue;
+        let in_window = |other: &Fingerprint| (other.at - fp.at).abs() <= window;
+        // The earliest occurrence wins, as in the store (seen_at, then id).
+        let earliest = |ids: &mut dyn Iterator<Item = &(Fingerprint, Verdict)>| {
+            ids.min_by_key(|(f, _)| (f.at, f.content_id))
+                .map(|(f, v)| (f.clone(), *v))
+        };
+        let exact = m.exact.get(&fp.exact).and_then(|ids| {
+            earliest(
+                &mut ids
+                    .iter()
+                    .map(|id| &m.fps[id])
+                    .filter(|(f, _)| in_window(f)),
+            )
+        });
+        let v = if let Some((_, first)) = exact {
+            Verdict {
+                kind: DupKind::Exact,
+                first_id: first.first_id,
+                similarity: 1.0,
             }
-            let hit = if other.exact == fp.exact {
-                Some((DupKind::Exact, 1.0))
-            } else if !fp.features.is_empty() && !other.features.is_empty() {
-                let j = super::dedup::jaccard(&fp.features, &other.features);
-                (j >= near).then_some((DupKind::Near, j))
-            } else {
-                None
-            };
-            if let Some((kind, sim)) = hit {
-                let better = match &best {
-                    None => true,
-                    Some(b) => {
-                        (kind == DupKind::Exact && b.0 != DupKind::Exact)
-                            || (kind == b.0 && other.at < b.3)
+        } else {
+            let mut best: Option<(DateTime<Utc>, Uuid, f64)> = None;
+            if near < 1.0 && !fp.features.is_empty() {
+                for band in &fp.bands {
+                    for id in m.bands.get(band).into_iter().flatten() {
+                        let (other, v) = &m.fps[id];
+                        if !in_window(other) {
+                            continue;
+                        }
+                        let j = super::dedup::jaccard(&fp.features, &other.features);
+                        if j >= near && best.is_none_or(|b| (other.at, v.first_id) < (b.0, b.1)) {
+                            best = Some((other.at, v.first_id, j));
+                        }
                     }
-                };
-                if better {
-                    best = Some((kind, v.first_id, sim, other.at));
                 }
             }
-        }
-        let v = match best {
-            Some((kind, first_id, similarity, _)) => Verdict {
-                kind,
-                first_id,
-                similarity,
-            },
-            None => Verdict {
-                kind: DupKind::Unique,
-                first_id: fp.content_id,
-                similarity: 0.0,
-            },
+            match best {
+                Some((_, first_id, similarity)) => Verdict {
+                    kind: DupKind::Near,
+                    first_id,
+                    similarity,
+                },
+                None => Verdict {
+                    kind: DupKind::Unique,
+                    first_id: fp.content_id,
+                    similarity: 0.0,
+                },
+            }
         };
+        m.exact.entry(fp.exact).or_default().push(fp.content_id);
+        if v.kind == DupKind::Unique {
+            for band in &fp.bands {
+                m.bands.entry(*band).or_default().push(fp.content_id);
+            }
+        }
         m.fps.insert(fp.content_id, (fp.clone(), v));
-        m.order.push(fp.content_id);
         Ok(v)
     }
 
@@ -226,22 +259,16 @@ impl EnrichState for MemoryState {
         let hour = hour_of(at);
         let mut out = Vec::new();
         for t in tickers {
-            let per = m.mentions.entry(t.clone()).or_default();
+            let (per, hours) = m.mentions.entry(t.clone()).or_default();
             if let Some(known) = per.get(&content_id) {
                 out.push(known.1.clone());
                 continue;
             }
-            let mut counts: FxHashMap<i64, u32> = FxHashMap::default();
-            for (h, _) in per.values() {
-                *counts.entry(*h).or_default() += 1;
-            }
-            let counts: Vec<(i64, u32)> = counts.into_iter().collect();
+            let counts: Vec<(i64, u32)> = (hour - i64::from(baseline_hours)..=hour)
+                .filter_map(|h| hours.get(&h).map(|c| (h, *c)))
+                .collect();
             let (mean, std) = baseline(&counts, hour, baseline_hours);
-            let this_hour = counts
-                .iter()
-                .find(|(h, _)| *h == hour)
-                .map_or(0, |(_, c)| *c)
-                + 1;
+            let this_hour = hours.get(&hour).copied().unwrap_or(0) + 1;
             let stats = MentionStats {
                 ticker: t.clone(),
                 this_hour,
@@ -249,6 +276,7 @@ impl EnrichState for MemoryState {
                 std,
             };
             per.insert(content_id, (hour, stats.clone()));
+            *hours.entry(hour).or_default() += 1;
             out.push(stats);
         }
         Ok(out)

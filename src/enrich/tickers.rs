@@ -28,6 +28,10 @@ use serde_json::json;
 use super::Enricher;
 use crate::model::Content;
 
+/// Bare symbols are checked against this many of the most frequent words: enough for
+/// every everyday word, few enough to let through AMC or IBM (frequent as names).
+const EVERYDAY_RANK: usize = 5000;
+
 const SEC_LIST: &str = include_str!("../../data/tickers/sec_company_tickers.json");
 const ALIASES: &str = include_str!("../../data/tickers/aliases.tsv");
 const COMMON_WORDS: &str = include_str!("../../data/tickers/common_words_en.txt");
@@ -48,117 +52,26 @@ const ACRONYMS: &[&str] = &[
 ];
 
 /// Words that put a sentence-initial ambiguous name ("Apple ...") in a market context.
+#[rustfmt::skip]
 const CONTEXT: &[&str] = &[
-    "shares",
-    "share",
-    "stock",
-    "stocks",
-    "earnings",
-    "revenue",
-    "revenues",
-    "sales",
-    "profit",
-    "profits",
-    "quarter",
-    "quarterly",
-    "guidance",
-    "analyst",
-    "analysts",
-    "ceo",
-    "cfo",
-    "investors",
-    "investor",
-    "market",
-    "valuation",
-    "deal",
-    "acquisition",
-    "acquire",
-    "acquires",
-    "merger",
-    "ipo",
-    "dividend",
-    "buyback",
-    "rating",
-    "outlook",
-    "forecast",
-    "results",
-    "reported",
-    "reports",
-    "announced",
-    "announces",
-    "said",
-    "says",
-    "launches",
-    "launched",
-    "unveils",
-    "unveiled",
-    "company",
-    "inc",
-    "corp",
-    "nasdaq",
-    "nyse",
-    "s&p",
-    "dow",
-    "q1",
-    "q2",
-    "q3",
-    "q4",
-    "fy",
-    "billion",
-    "million",
-    "lawsuit",
-    "regulators",
-    "antitrust",
-    "ftc",
-    "doj",
-    "sec",
-    "estimates",
-    "upgrade",
-    "upgraded",
-    "downgrade",
-    "downgraded",
-    "layoffs",
-    "employees",
-    "customers",
-    "iphone",
-    "ipad",
-    "mac",
-    "chips",
-    "chip",
-    "store",
-    "stores",
-    "retailer",
-    "bank",
-    "payments",
-    "card",
-    "cards",
-    "airline",
-    "stake",
-    "price",
-    "target",
-    "bullish",
-    "bearish",
-    "calls",
-    "puts",
-    "rallies",
-    "rally",
-    "surges",
-    "falls",
-    "jumps",
-    "drops",
-    "plunges",
-    "soars",
-    "beats",
-    "misses",
-    "raises",
-    "cuts",
-    "hires",
-    "fires",
-    "sues",
-    "sued",
-    "cloud",
-    "software",
-    "ai",
+    "shares", "share", "stock", "stocks", "earnings", "revenue", "revenues", "sales", "profit",
+    "profits", "quarter", "quarterly", "guidance", "analyst", "analysts", "ceo", "cfo",
+    "investors", "investor", "market", "valuation", "deal", "acquisition", "acquire",
+    "acquires", "merger", "ipo", "dividend", "buyback", "rating", "outlook", "forecast",
+    "results", "reported", "reports", "announced", "announces", "said", "says", "launches",
+    "launched", "unveils", "unveiled", "company", "inc", "corp", "nasdaq", "nyse", "s&p", "dow",
+    "q1", "q2", "q3", "q4", "fy", "billion", "million", "lawsuit", "regulators", "antitrust",
+    "ftc", "doj", "sec", "estimates", "upgrade", "upgraded", "downgrade", "downgraded",
+    "layoffs", "employees", "customers", "iphone", "ipad", "mac", "chips", "chip", "store",
+    "stores", "retailer", "bank", "payments", "card", "cards", "airline", "stake", "price",
+    "bullish", "bearish", "calls", "puts", "rallies", "rally", "surges", "falls", "jumps",
+    "drops", "plunges", "soars", "beats", "misses", "raises", "cuts", "hires", "fires", "sues",
+    "sued", "cloud", "software", "ai", "climbs", "climbed", "gains", "gained", "rises", "rose",
+    "fell", "slides", "slid", "sinks", "sank", "slumps", "tumbles", "plummets", "crashes",
+    "warns", "posts", "tops", "lifts", "lowers", "boosts", "trims", "expects", "forecasts",
+    "buys", "sells", "wins", "loses", "companies", "brand", "brands", "app", "users",
+    "subscribers", "deliveries", "premarket", "valuable", "listed", "shareholders", "board",
+    "executives", "drivers", "shoppers",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,7 +93,9 @@ pub struct TickerIndex {
     ac: AhoCorasick,
     patterns: Vec<Pattern>,
     symbols: FxHashSet<Box<str>>,
-    common: FxHashSet<&'static str>,
+    /// The most frequent English words: a bare symbol that is one of them ("NOW",
+    /// "CAT") needs a `$`.
+    everyday: FxHashSet<&'static str>,
     acronyms: FxHashSet<&'static str>,
     context: FxHashSet<&'static str>,
 }
@@ -257,10 +172,13 @@ impl TickerIndex {
 
     /// Builds the index from the bundled data plus `extra_aliases` (aliases.tsv format).
     pub fn build(extra_aliases: &str) -> Result<TickerIndex, String> {
-        let common: FxHashSet<&'static str> = COMMON_WORDS
+        let common: Vec<&'static str> = COMMON_WORDS
             .lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
             .collect();
+        let everyday: FxHashSet<&'static str> =
+            common.iter().take(EVERYDAY_RANK).copied().collect();
+        let common: FxHashSet<&'static str> = common.into_iter().collect();
         let is_common = |w: &str| common.contains(w) || w.len() <= 2;
         let sec: FxHashMap<String, SecEntry> =
             serde_json::from_str(SEC_LIST).map_err(|e| format!("SEC ticker list: {e}"))?;
@@ -333,12 +251,17 @@ impl TickerIndex {
             let f: Vec<&str> = line.split('\t').collect();
             if f.len() < 2 || f[0].trim().is_empty() || f[1].trim().is_empty() {
                 return Err(format!(
-                    "aliases line {}: expected `name<TAB>TICKER[<TAB>ambiguous]`",
+                    "aliases line {}: expected `name<TAB>TICKER[<TAB>ambiguous|capitalized]`",
                     n + 1
                 ));
             }
+            let all_common = f[0]
+                .split_whitespace()
+                .all(|w| is_common(&w.to_lowercase()));
             let kind = match f.get(2).map(|s| s.trim()) {
                 Some("ambiguous") => Kind::Ambiguous,
+                Some("capitalized") => Kind::Capitalized,
+                None | Some("") if all_common => Kind::Capitalized,
                 None | Some("") => Kind::Plain,
                 Some(other) => {
                     return Err(format!("aliases line {}: unknown flag `{other}`", n + 1));
@@ -373,7 +296,7 @@ impl TickerIndex {
             ac,
             patterns,
             symbols,
-            common,
+            everyday,
             acronyms: ACRONYMS.iter().copied().collect(),
             context: CONTEXT.iter().copied().collect(),
         })
@@ -383,7 +306,9 @@ impl TickerIndex {
     pub fn find(&self, text: &str) -> Vec<Found> {
         let mut out: Vec<Found> = Vec::new();
         let shouting = !text.chars().any(|c| c.is_lowercase());
-        let mut context: Option<bool> = None;
+        // Ambiguous names wait until the unambiguous ones are known: another company
+        // in the same text is context ("Apple and Microsoft ...").
+        let mut pending: Vec<(usize, &Pattern, &str)> = Vec::new();
         for m in self.ac.find_iter(text) {
             let (s, e) = (m.start(), m.end());
             if !boundary_before(text, s) || !boundary_after(text, e) {
@@ -395,9 +320,10 @@ impl TickerIndex {
                 Kind::Plain => true,
                 Kind::Capitalized => shouting || capitalized(matched),
                 Kind::Ambiguous => {
-                    (shouting || capitalized(matched))
-                        && (!sentence_initial(text, s)
-                            || *context.get_or_insert_with(|| self.has_context(text)))
+                    if shouting || capitalized(matched) {
+                        pending.push((s, p, matched));
+                    }
+                    false
                 }
             };
             if ok && !out.iter().any(|f| *f.ticker == *p.ticker) {
@@ -408,6 +334,21 @@ impl TickerIndex {
                 });
             }
         }
+        if !pending.is_empty() {
+            let context = !out.is_empty() || pending.len() > 1 || self.has_context(text);
+            for (s, p, matched) in pending {
+                // At a sentence start or after "the" ("the Amazon rainforest") the word
+                // is as likely a word as a name: it takes market context.
+                let needs_context = sentence_initial(text, s) || after_the(text, s);
+                if (!needs_context || context) && !out.iter().any(|f| *f.ticker == *p.ticker) {
+                    out.push(Found {
+                        ticker: p.ticker.to_string(),
+                        via: "name",
+                        matched: matched.to_string(),
+                    });
+                }
+            }
+        }
         if !shouting {
             for (s, word) in words(text) {
                 let sym = word.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
@@ -416,7 +357,7 @@ impl TickerIndex {
                     || !sym.chars().all(|c| c.is_ascii_uppercase() || c == '.')
                     || s > 0 && text.as_bytes()[s - 1] == b'$'
                     || self.acronyms.contains(sym)
-                    || self.common.contains(sym.to_ascii_lowercase().as_str())
+                    || self.everyday.contains(sym.to_ascii_lowercase().as_str())
                     || sym.len() < 3
                     || !self.symbols.contains(sym)
                 {
@@ -487,6 +428,15 @@ fn capitalized(s: &str) -> bool {
                 .next()
                 .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
         })
+}
+
+/// The word before `s` is "the".
+fn after_the(text: &str, s: usize) -> bool {
+    text[..s]
+        .trim_end()
+        .rsplit(char::is_whitespace)
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("the"))
 }
 
 /// Nothing but punctuation and space between the previous sentence end and `s`.

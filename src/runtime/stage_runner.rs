@@ -195,30 +195,12 @@ impl StageRunner {
         let name = self.stage.name();
         let mut attempt = 0;
         loop {
-            // Owned records and an owned stage handle per future: the futures must not
-            // borrow from this frame, or the runner's future stops being `Send`.
-            let stage = self.stage.clone();
-            let mut stream = futures::stream::iter(batch.iter().cloned())
-                .map(move |r| {
-                    let stage = stage.clone();
-                    async move { stage.process(&r).await }
-                })
-                .buffered(self.cfg.concurrency.max(1));
-            // A batch is bounded by what it produces, not only by what it reads: one raw
-            // record is a page of up to hundreds of items. Stop taking records once the
-            // effects reach `batch_size`; the rest go back to the consumer.
-            let mut results: Vec<Result<Effects, StageError>> = Vec::with_capacity(batch.len());
-            let mut produced = 0usize;
-            while let Some(r) = stream.next().await {
-                if let Ok(fx) = &r {
-                    produced += fx.outputs.len().max(fx.writes.len()) + fx.rejects.len();
-                }
-                results.push(r);
-                if produced >= self.cfg.batch_size {
-                    break;
-                }
-            }
-            drop(stream);
+            let results = if self.stage.batched() {
+                // One record in, at most one item out: the batch is already bounded.
+                self.stage.process_batch(batch).await
+            } else {
+                self.process_each(batch).await
+            };
             if let Some(Err(e)) = results
                 .iter()
                 .find(|r| matches!(r, Err(e) if e.class == ErrorClass::Fatal))
@@ -252,6 +234,34 @@ impl StageRunner {
                     .collect(),
             ));
         }
+    }
+
+    /// Record by record, `concurrency` at a time, until the effects reach `batch_size`.
+    async fn process_each(&self, batch: &[LogRecord]) -> Vec<Result<Effects, StageError>> {
+        // Owned records and an owned stage handle per future: the futures must not
+        // borrow from this frame, or the runner's future stops being `Send`.
+        let stage = self.stage.clone();
+        let mut stream = futures::stream::iter(batch.iter().cloned())
+            .map(move |r| {
+                let stage = stage.clone();
+                async move { stage.process(&r).await }
+            })
+            .buffered(self.cfg.concurrency.max(1));
+        // A batch is bounded by what it produces, not only by what it reads: one raw
+        // record is a page of up to hundreds of items. Stop taking records once the
+        // effects reach `batch_size`; the rest go back to the consumer.
+        let mut results: Vec<Result<Effects, StageError>> = Vec::with_capacity(batch.len());
+        let mut produced = 0usize;
+        while let Some(r) = stream.next().await {
+            if let Ok(fx) = &r {
+                produced += fx.outputs.len().max(fx.writes.len()) + fx.rejects.len();
+            }
+            results.push(r);
+            if produced >= self.cfg.batch_size {
+                break;
+            }
+        }
+        results
     }
 
     /// Creates the consumer and seeks it to the offsets committed in the store. Every

@@ -40,6 +40,26 @@ pub fn demo_manifest() -> Manifest {
     serde_json::from_slice(&raw.data).expect("bundled manifest is valid")
 }
 
+/// Every good item of the bundled dataset, normalized (for benchmarks and tests).
+pub fn demo_items() -> Vec<crate::model::Content> {
+    let cx = crate::normalize::RawContext {
+        fetched_by: "demo",
+        lake_key: "demo",
+        observed_at: chrono::Utc::now(),
+    };
+    let mut out = Vec::new();
+    for f in demo_manifest().files {
+        let (Some(raw), Some(n)) = (Dataset::get(&f.file), crate::normalize::find(&f.format))
+        else {
+            continue;
+        };
+        if let Ok(items) = n.normalize(&raw.data, &cx) {
+            out.extend(items.into_iter().filter_map(Result::ok));
+        }
+    }
+    out
+}
+
 pub struct DemoSource {
     name: String,
     speed: Option<f64>,

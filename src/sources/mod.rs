@@ -15,7 +15,7 @@ use async_trait::async_trait;
 
 use crate::config::SourceConfig;
 
-pub use demo::{DemoSource, demo_manifest};
+pub use demo::{DemoSource, demo_items, demo_manifest};
 
 /// One raw payload as fetched: untouched bytes plus what is needed to file them.
 #[derive(Debug, Clone)]

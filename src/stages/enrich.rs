@@ -1,12 +1,17 @@
 //! enrich: `content` → store + `enriched`. Runs the enricher chain, upserts the item,
 //! and passes it on for analysis.
+//!
+//! Batched: the pure enrichers run item by item, then the stateful ones (dedup,
+//! velocity) run for the whole batch inside one state transaction — one commit per
+//! batch instead of one per item. Both run on a blocking thread: they are CPU work and
+//! a wait on the store's writer, neither of which belongs on the async workers.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use super::{Effects, Stage};
-use crate::enrich::{Chain, EnrichState};
+use crate::enrich::{Chain, EnrichError, EnrichState, SharedState};
 use crate::error::StageError;
 use crate::log::{LogRecord, TOPIC_CONTENT, TOPIC_ENRICHED};
 use crate::model::Content;
@@ -14,16 +19,95 @@ use crate::store::{Append, StoredContent, Write};
 
 pub struct EnrichStage {
     chain: Arc<Chain>,
-    state: Arc<dyn EnrichState>,
+    state: SharedState,
 }
 
 impl EnrichStage {
-    pub fn new(chain: Chain, state: Arc<dyn EnrichState>) -> Self {
+    pub fn new(chain: Chain, state: SharedState) -> Self {
         EnrichStage {
             chain: Arc::new(chain),
             state,
         }
     }
+}
+
+fn stage_error(e: EnrichError) -> StageError {
+    if e.transient {
+        StageError::transient(e.message)
+    } else {
+        StageError::poison(e.message)
+    }
+}
+
+fn parse(record: &LogRecord) -> Result<Content, StageError> {
+    let mut item: Content = serde_json::from_slice(&record.value).map_err(|e| {
+        StageError::poison(format!("content record is not valid Content JSON: {e}"))
+    })?;
+    // Enrichment is recomputed from scratch, so a replay gives the same result.
+    item.tickers.clear();
+    item.enrichments.clear();
+    Ok(item)
+}
+
+fn effects(record: &LogRecord, item: Content) -> Effects {
+    let stored = StoredContent::new(item);
+    Effects {
+        outputs: vec![Append {
+            topic: TOPIC_ENRICHED.into(),
+            key: record.key.clone(),
+            value: stored.doc.clone().into_bytes(),
+        }],
+        writes: vec![Write::UpsertContent(Box::new(stored))],
+        rejects: Vec::new(),
+    }
+}
+
+/// The whole batch: pure part per item, stateful part in one state transaction.
+fn enrich_batch(
+    chain: &Chain,
+    state: &dyn EnrichState,
+    records: &[LogRecord],
+) -> Vec<Result<Effects, StageError>> {
+    let split = chain.stateful_from();
+    let all = 0..chain.enrichers().len();
+    let mut items: Vec<Result<Content, StageError>> = records
+        .iter()
+        .map(|r| {
+            let mut item = parse(r)?;
+            chain
+                .run_range(&mut item, state, 0..split)
+                .map_err(stage_error)?;
+            Ok(item)
+        })
+        .collect();
+    if split < all.end && items.iter().any(Result::is_ok) {
+        let outcome = state.batch(&mut |tx| {
+            for item in items.iter_mut() {
+                if let Ok(it) = item
+                    && let Err(e) = chain.run_range(it, tx, split..all.end)
+                {
+                    *item = Err(stage_error(e));
+                }
+            }
+        });
+        if let Err(e) = outcome {
+            // The transaction was rolled back: nothing of this batch's state holds.
+            let e = StageError {
+                class: if e.transient {
+                    crate::error::ErrorClass::Transient
+                } else {
+                    crate::error::ErrorClass::Fatal
+                },
+                message: format!("enrich state: {}", e.message),
+            };
+            return records.iter().map(|_| Err(e.clone())).collect();
+        }
+    }
+    items
+        .into_iter()
+        .zip(records)
+        .map(|(item, r)| item.map(|it| effects(r, it)))
+        .collect()
 }
 
 #[async_trait]
@@ -37,38 +121,27 @@ impl Stage for EnrichStage {
     }
 
     async fn process(&self, record: &LogRecord) -> Result<Effects, StageError> {
-        let mut item: Content = serde_json::from_slice(&record.value).map_err(|e| {
-            StageError::poison(format!("content record is not valid Content JSON: {e}"))
-        })?;
-        // Enrichment is recomputed from scratch, so a replay gives the same result.
-        item.tickers.clear();
-        item.enrichments.clear();
-        let item = if self.chain.is_stateful() {
-            // Stateful enrichers wait on the store's writer: keep that off the
-            // async workers.
-            let (chain, state) = (self.chain.clone(), self.state.clone());
-            tokio::task::spawn_blocking(move || chain.run(&mut item, &*state).map(|()| item))
-                .await
-                .map_err(|e| StageError::transient(format!("enrich task: {e}")))?
-        } else {
-            self.chain.run(&mut item, &*self.state).map(|()| item)
-        }
-        .map_err(|e| {
-            if e.transient {
-                StageError::transient(e.message)
-            } else {
-                StageError::poison(e.message)
+        self.process_batch(std::slice::from_ref(record))
+            .await
+            .pop()
+            .expect("one result per record")
+    }
+
+    fn batched(&self) -> bool {
+        true
+    }
+
+    async fn process_batch(&self, records: &[LogRecord]) -> Vec<Result<Effects, StageError>> {
+        let (chain, state, records_owned) =
+            (self.chain.clone(), self.state.clone(), records.to_vec());
+        match tokio::task::spawn_blocking(move || enrich_batch(&chain, &*state, &records_owned))
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                let e = StageError::transient(format!("enrich task: {e}"));
+                records.iter().map(|_| Err(e.clone())).collect()
             }
-        })?;
-        let stored = StoredContent::new(item);
-        Ok(Effects {
-            outputs: vec![Append {
-                topic: TOPIC_ENRICHED.into(),
-                key: record.key.clone(),
-                value: stored.doc.clone().into_bytes(),
-            }],
-            writes: vec![Write::UpsertContent(Box::new(stored))],
-            rejects: Vec::new(),
-        })
+        }
     }
 }

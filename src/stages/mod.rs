@@ -38,6 +38,21 @@ pub trait Stage: Send + Sync {
     /// Processes one record. Must be deterministic in the record's content (and the
     /// lake bytes it names), so a replay produces the same effects.
     async fn process(&self, record: &LogRecord) -> Result<Effects, StageError>;
+
+    /// True when the stage prefers [`Stage::process_batch`]: one record in, at most
+    /// one item out, and shared work per batch (the enrich stage's state transaction).
+    fn batched(&self) -> bool {
+        false
+    }
+
+    /// Processes a whole batch, one result per record, in order.
+    async fn process_batch(&self, records: &[LogRecord]) -> Vec<Result<Effects, StageError>> {
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            out.push(self.process(r).await);
+        }
+        out
+    }
 }
 
 /// Every stage, by name, in flow order. The one registry.

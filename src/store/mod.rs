@@ -205,7 +205,7 @@ pub struct OpenedStore {
     pub store: Arc<dyn Store>,
     pub db: Option<Arc<SqliteDb>>,
     /// The stateful enrichers' state, in the same database.
-    pub state: Arc<dyn crate::enrich::EnrichState>,
+    pub state: crate::enrich::SharedState,
 }
 
 /// Opens the store named by `url`.

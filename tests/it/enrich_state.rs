@@ -13,7 +13,7 @@ use sigflow::model::content_id;
 
 use crate::util::TestDir;
 
-fn sqlite(dir: &TestDir) -> Arc<dyn EnrichState> {
+fn sqlite(dir: &TestDir) -> sigflow::enrich::SharedState {
     let opened = sigflow::store::open(
         &format!("sqlite://{}", dir.join("s.db").display()),
         &Default::default(),
@@ -190,7 +190,7 @@ fn two_workers_agree_on_the_first_occurrence() {
         })
         .collect();
     // Both workers see every text, under different item ids, at the same time.
-    let run = |s: Arc<dyn EnrichState>, worker: &'static str, texts: Vec<String>| {
+    let run = |s: sigflow::enrich::SharedState, worker: &'static str, texts: Vec<String>| {
         std::thread::spawn(move || {
             texts
                 .iter()

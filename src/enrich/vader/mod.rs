@@ -23,9 +23,13 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+
+/// Per-token working storage: inline up to 48 tokens (most posts), heap beyond.
+type Buf<T> = SmallVec<[T; 48]>;
 use serde::Serialize;
 
-use pystr::{is_space, is_upper, lower, round, strip_punc_if_word, strip_space};
+use pystr::{for_each_word, is_upper, lower, round, strip_punc_if_word, strip_space};
 use rules::{BOOSTER_NGRAMS, C_INCR, N_SCALAR, SPECIAL_CASES, booster, is_negation_word};
 
 const LEXICON: &str = include_str!("../../../data/vader/vader_lexicon.txt");
@@ -45,6 +49,9 @@ pub struct Scores {
 /// rules. Build once, share everywhere; scoring takes `&self`.
 pub struct Vader {
     lexicon: FxHashMap<Box<str>, f64>,
+    /// Lexicon valence and booster value of every word that has either: one hash
+    /// lookup per token instead of two.
+    words: FxHashMap<Box<str>, Word>,
     emojis: FxHashMap<char, Box<str>>,
     phrases: finance::Phrases,
 }
@@ -53,10 +60,14 @@ impl Vader {
     /// The reference analyzer: VADER's own lexicon, no additions.
     pub fn standard() -> &'static Vader {
         static V: OnceLock<Vader> = OnceLock::new();
-        V.get_or_init(|| Vader {
-            lexicon: parse_lexicon(LEXICON),
-            emojis: parse_emojis(EMOJI_LEXICON),
-            phrases: finance::Phrases::default(),
+        V.get_or_init(|| {
+            let lexicon = parse_lexicon(LEXICON);
+            Vader {
+                words: word_index(&lexicon),
+                lexicon,
+                emojis: parse_emojis(EMOJI_LEXICON),
+                phrases: finance::Phrases::default(),
+            }
         })
     }
 
@@ -74,6 +85,7 @@ impl Vader {
             };
         }
         Vader {
+            words: word_index(&lexicon),
             lexicon,
             emojis: base.emojis.clone(),
             phrases,
@@ -87,12 +99,11 @@ impl Vader {
     pub fn polarity_scores(&self, text: &str) -> Scores {
         let text = self.replace_emojis(text);
         let text = strip_space(&text);
-        // `str.split()` then VADER's punctuation strip, token by token.
-        let tokens: Vec<&str> = text
-            .split(is_space)
-            .filter(|t| !t.is_empty())
-            .map(strip_punc_if_word)
-            .collect();
+        // `str.split()` then VADER's punctuation strip, token by token. Short texts
+        // (nearly all of them) stay on the stack: no allocation per call but the
+        // lower-case buffer.
+        let mut tokens: Buf<&str> = Buf::new();
+        for_each_word(text, |w| tokens.push(strip_punc_if_word(w)));
         if tokens.is_empty() {
             return Scores {
                 neg: 0.0,
@@ -101,22 +112,49 @@ impl Vader {
                 compound: 0.0,
             };
         }
-        let lowers: Vec<Cow<'_, str>> = tokens.iter().map(|t| lower(t)).collect();
-        let low: Vec<&str> = lowers.iter().map(|c| c.as_ref()).collect();
-        let mut lex: Vec<Option<f64>> = low.iter().map(|w| self.lexicon.get(*w).copied()).collect();
-        let heads = self.phrases.apply(&low, &mut lex);
+        let mut lowbuf = String::with_capacity(text.len());
+        let mut spans: Buf<(usize, usize)> = Buf::new();
+        let mut upper: Buf<bool> = Buf::new();
+        for t in &tokens {
+            let start = lowbuf.len();
+            if t.is_ascii() {
+                // Lower-case and Python's isupper() in one pass over the bytes.
+                let b = t.as_bytes();
+                let has_upper = b.iter().any(u8::is_ascii_uppercase);
+                let has_lower = has_upper && b.iter().any(u8::is_ascii_lowercase);
+                lowbuf.push_str(t);
+                lowbuf[start..].make_ascii_lowercase();
+                upper.push(has_upper && !has_lower);
+            } else {
+                lowbuf.push_str(&lower(t));
+                upper.push(is_upper(t));
+            }
+            spans.push((start, lowbuf.len()));
+        }
+        let low_buf: Buf<&str> = spans.iter().map(|&(s, e)| &lowbuf[s..e]).collect();
+        let low: &[&str] = &low_buf;
+        let mut lex: Buf<Option<f64>> = Buf::with_capacity(low.len());
+        let mut boost: Buf<Option<f64>> = Buf::with_capacity(low.len());
+        for w in low {
+            let x = self.words.get(*w).copied().unwrap_or_default();
+            lex.push(x.lex);
+            boost.push(x.boost);
+        }
+        let heads = self.phrases.apply(low, &mut lex);
+        let (lex, boost, upper): (&[Option<f64>], &[Option<f64>], &[bool]) = (&lex, &boost, &upper);
         let t = Text {
-            tokens: &tokens,
-            low: &low,
-            lex: &lex,
-            cap_diff: cap_differential(&tokens),
+            low,
+            lex,
+            boost,
+            cap_diff: cap_differential(upper),
+            upper,
         };
 
-        let mut sentiments: Vec<f64> = Vec::with_capacity(tokens.len());
+        let mut sentiments: Buf<f64> = Buf::with_capacity(tokens.len());
         for i in 0..tokens.len() {
             let is_head = heads.as_ref().is_some_and(|h| h[i]);
             if !is_head
-                && (booster(low[i]).is_some()
+                && (boost[i].is_some()
                     || (i + 1 < low.len() && low[i] == "kind" && low[i + 1] == "of"))
             {
                 sentiments.push(0.0);
@@ -124,14 +162,20 @@ impl Vader {
             }
             sentiments.push(t.valence(i));
         }
-        but_check(&low, &mut sentiments);
+        but_check(low, &mut sentiments);
         score(&sentiments, text)
     }
 
     /// Each character found in the emoji lexicon becomes its description, set off by a
     /// space unless one precedes it (the reference adds no space after it).
     fn replace_emojis<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        if text.is_ascii() || !text.chars().any(|c| self.emojis.contains_key(&c)) {
+        // Every emoji is non-ASCII: ASCII characters need no lookup.
+        // Decode only at the lead bytes of multi-byte characters.
+        let b = text.as_bytes();
+        let has_emoji = !text.is_ascii() && b.iter().enumerate().any(|(i, &lead)| {
+            lead >= 0xC0 && text[i..].chars().next().is_some_and(|c| self.emojis.contains_key(&c))
+        });
+        if !has_emoji {
             return Cow::Borrowed(text);
         }
         let mut out = String::with_capacity(text.len() + 32);
@@ -155,9 +199,11 @@ impl Vader {
 
 /// One text, tokenized, with each token's lexicon valence resolved.
 struct Text<'a> {
-    tokens: &'a [&'a str],
     low: &'a [&'a str],
     lex: &'a [Option<f64>],
+    boost: &'a [Option<f64>],
+    /// Python's `isupper()` of each token.
+    upper: &'a [bool],
     cap_diff: bool,
 }
 
@@ -179,7 +225,7 @@ impl Text<'_> {
         {
             valence = word_valence * N_SCALAR;
         }
-        if is_upper(self.tokens[i]) && self.cap_diff {
+        if self.upper[i] && self.cap_diff {
             // Reference quirk: a zero valence ("no" above) counts as negative here.
             if valence > 0.0 {
                 valence += C_INCR;
@@ -209,13 +255,13 @@ impl Text<'_> {
 
     /// How much the modifier at `j` raises or lowers the valence that follows it.
     fn scalar_inc_dec(&self, j: usize, valence: f64) -> f64 {
-        let Some(mut scalar) = booster(self.low[j]) else {
+        let Some(mut scalar) = self.boost[j] else {
             return 0.0;
         };
         if valence < 0.0 {
             scalar *= -1.0;
         }
-        if is_upper(self.tokens[j]) && self.cap_diff {
+        if self.upper[j] && self.cap_diff {
             if valence > 0.0 {
                 scalar += C_INCR;
             } else {
@@ -239,10 +285,10 @@ impl Text<'_> {
 }
 
 /// Python's `allcap_differential`: some, but not all, tokens are ALL CAPS.
-fn cap_differential(tokens: &[&str]) -> bool {
-    let caps = tokens.iter().filter(|t| is_upper(t)).count();
-    let diff = tokens.len() - caps;
-    0 < diff && diff < tokens.len()
+fn cap_differential(upper: &[bool]) -> bool {
+    let caps = upper.iter().filter(|u| **u).count();
+    let diff = upper.len() - caps;
+    0 < diff && diff < upper.len()
 }
 
 fn negation_check(valence: f64, low: &[&str], start_i: usize, i: usize) -> f64 {
@@ -339,8 +385,12 @@ fn but_check(low: &[&str], sentiments: &mut [f64]) {
 }
 
 fn punctuation_emphasis(text: &str) -> f64 {
-    let ep = text.bytes().filter(|b| *b == b'!').count().min(4);
-    let qm = text.bytes().filter(|b| *b == b'?').count();
+    let (mut ep, mut qm) = (0usize, 0usize);
+    for b in text.bytes() {
+        ep += usize::from(b == b'!');
+        qm += usize::from(b == b'?');
+    }
+    let ep = ep.min(4);
     let qm_amp = match qm {
         0 | 1 => 0.0,
         2 | 3 => qm as f64 * 0.18,
@@ -386,6 +436,31 @@ fn score(sentiments: &[f64], text: &str) -> Scores {
         pos: round((pos_sum / total).abs(), 3),
         compound: round(compound, 4),
     }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Word {
+    lex: Option<f64>,
+    boost: Option<f64>,
+}
+
+fn word_index(lexicon: &FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, Word> {
+    let mut m: FxHashMap<Box<str>, Word> = lexicon
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                Word {
+                    lex: Some(*v),
+                    boost: booster(k),
+                },
+            )
+        })
+        .collect();
+    for w in rules::booster_words() {
+        m.entry(w.into()).or_default().boost = booster(w);
+    }
+    m
 }
 
 /// `word<TAB>mean<TAB>…` lines; a later duplicate wins, as in a Python dict.

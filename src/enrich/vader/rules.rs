@@ -196,6 +196,11 @@ pub fn is_negation_word(lower: &str) -> bool {
         || lower.contains("n't")
 }
 
+/// Every booster and dampener word.
+pub fn booster_words() -> impl Iterator<Item = &'static str> {
+    BOOSTERS_UP.iter().chain(BOOSTERS_DOWN).copied()
+}
+
 /// The booster/dampener value of a single word, if it is one.
 pub fn booster(lower: &str) -> Option<f64> {
     static MAP: OnceLock<FxHashMap<&'static str, f64>> = OnceLock::new();
