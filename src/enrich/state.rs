@@ -139,6 +139,9 @@ pub fn baseline(counts: &[(i64, u32)], hour: i64, baseline_hours: u32) -> (f64, 
     (mean, var.sqrt())
 }
 
+/// One ticker's mentions: item → (hour, stats as first computed); hour → count.
+type TickerMentions = (FxHashMap<Uuid, (i64, MentionStats)>, FxHashMap<i64, u32>);
+
 #[derive(Default)]
 struct Mem {
     fps: FxHashMap<Uuid, (Fingerprint, Verdict)>,
@@ -149,7 +152,7 @@ struct Mem {
     /// Each observation with the previous one as it stood when it was recorded.
     obs: FxHashMap<Uuid, Vec<(Observation, Option<Observation>)>>,
     /// ticker → (item → its hour and stats as first computed, hour → count).
-    mentions: FxHashMap<String, (FxHashMap<Uuid, (i64, MentionStats)>, FxHashMap<i64, u32>)>,
+    mentions: FxHashMap<String, TickerMentions>,
 }
 
 /// In-process state: one process, no persistence.

@@ -3,8 +3,6 @@
 //! survives a restart, and two workers (two connections to one database, each on its
 //! own thread) racing on the same texts agree on exactly one first occurrence.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, Utc};
 use sigflow::enrich::EnrichState;
 use sigflow::enrich::dedup::fingerprint;

@@ -5,6 +5,7 @@ mod cli;
 mod conformance;
 mod crash;
 mod demo;
+mod enrich;
 mod enrich_state;
 mod outage;
 mod replay;

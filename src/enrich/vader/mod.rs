@@ -172,9 +172,14 @@ impl Vader {
         // Every emoji is non-ASCII: ASCII characters need no lookup.
         // Decode only at the lead bytes of multi-byte characters.
         let b = text.as_bytes();
-        let has_emoji = !text.is_ascii() && b.iter().enumerate().any(|(i, &lead)| {
-            lead >= 0xC0 && text[i..].chars().next().is_some_and(|c| self.emojis.contains_key(&c))
-        });
+        let has_emoji = !text.is_ascii()
+            && b.iter().enumerate().any(|(i, &lead)| {
+                lead >= 0xC0
+                    && text[i..]
+                        .chars()
+                        .next()
+                        .is_some_and(|c| self.emojis.contains_key(&c))
+            });
         if !has_emoji {
             return Cow::Borrowed(text);
         }

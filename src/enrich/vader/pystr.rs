@@ -112,7 +112,10 @@ const ASCII_SPACE: [bool; 128] = {
     let mut t = [false; 128];
     let mut c = 0;
     while c < 128 {
-        t[c] = matches!(c as u8, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f);
+        t[c] = matches!(
+            c as u8,
+            b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f
+        );
         c += 1;
     }
     t
@@ -126,10 +129,15 @@ pub fn strip_space(s: &str) -> &str {
     match (b.first(), b.last()) {
         (Some(f), Some(l)) if f.is_ascii() && l.is_ascii() => {
             let start = b.iter().position(|c| !ascii_space(c)).unwrap_or(b.len());
-            let end = b.iter().rposition(|c| !ascii_space(c)).map_or(start, |e| e + 1);
+            let end = b
+                .iter()
+                .rposition(|c| !ascii_space(c))
+                .map_or(start, |e| e + 1);
             let inner = &s[start..end];
             match (inner.as_bytes().first(), inner.as_bytes().last()) {
-                (Some(f), Some(l)) if !f.is_ascii() || !l.is_ascii() => inner.trim_matches(is_space),
+                (Some(f), Some(l)) if !f.is_ascii() || !l.is_ascii() => {
+                    inner.trim_matches(is_space)
+                }
                 _ => inner,
             }
         }
