@@ -2,7 +2,8 @@
 
 -- Dedup: one fingerprint per item. `first_id` is the first occurrence it repeats
 -- (itself when unique); `features` are the sorted u64 feature hashes (little-endian)
--- for the exact Jaccard check; dedup_bands holds the MinHash LSH band keys.
+-- for the exact Jaccard check, kept for first occurrences only (duplicates are never
+-- candidates); dedup_bands holds the MinHash LSH band keys.
 CREATE TABLE dedup_fingerprints (
     content_id TEXT PRIMARY KEY,
     exact_hash INTEGER NOT NULL,
@@ -13,7 +14,6 @@ CREATE TABLE dedup_fingerprints (
     similarity REAL NOT NULL
 );
 CREATE INDEX dedup_exact ON dedup_fingerprints (exact_hash, seen_at, content_id);
-CREATE INDEX dedup_seen ON dedup_fingerprints (seen_at);
 
 -- Only first occurrences are indexed: a duplicate's own near duplicates are found
 -- through the item it repeats, and a hot story stays one row per band.

@@ -232,7 +232,12 @@ fn dedup_on(
         first_id: fp.content_id,
         similarity: 0.0,
     });
-    let blob: Vec<u8> = fp.features.iter().flat_map(|f| f.to_le_bytes()).collect();
+    // Only a first occurrence can be a near candidate later: a duplicate keeps no features.
+    let blob: Vec<u8> = if v.kind == DupKind::Unique {
+        fp.features.iter().flat_map(|f| f.to_le_bytes()).collect()
+    } else {
+        Vec::new()
+    };
     conn.prepare_cached("INSERT INTO dedup_fingerprints (content_id, exact_hash, features, seen_at, first_id, kind, similarity)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
             params![id, fp.exact as i64, blob, ms(fp.at), v.first_id.to_string(), v.kind.as_str(), v.similarity],
