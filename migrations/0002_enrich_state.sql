@@ -4,16 +4,21 @@
 -- (itself when unique); `features` are the sorted u64 feature hashes (little-endian)
 -- for the exact Jaccard check, kept for first occurrences only (duplicates are never
 -- candidates); dedup_bands holds the MinHash LSH band keys.
+-- Keyed by (seen_at, content_id): items arrive roughly in time order, so inserts land
+-- on the right edge of the tree instead of on a random page each (a random key per
+-- item per table multiplied the pages every item wrote). seen_at is the item's own
+-- happened_at, so a replay finds its row by the same key.
 CREATE TABLE dedup_fingerprints (
-    content_id TEXT PRIMARY KEY,
+    seen_at    INTEGER NOT NULL,     -- the item's happened_at, unix ms
+    content_id TEXT NOT NULL,
     exact_hash INTEGER NOT NULL,
     features   BLOB NOT NULL,
-    seen_at    INTEGER NOT NULL,     -- the item's happened_at, unix ms
     first_id   TEXT NOT NULL,
     kind       TEXT NOT NULL,        -- unique | exact | near
-    similarity REAL NOT NULL
-);
-CREATE INDEX dedup_exact ON dedup_fingerprints (exact_hash, seen_at, content_id);
+    similarity REAL NOT NULL,
+    PRIMARY KEY (seen_at, content_id)
+) WITHOUT ROWID;
+CREATE INDEX dedup_exact ON dedup_fingerprints (exact_hash, seen_at);
 
 -- Only first occurrences are indexed: a duplicate's own near duplicates are found
 -- through the item it repeats, and a hot story stays one row per band.
@@ -43,12 +48,12 @@ CREATE TABLE engagement_observations (
 -- instead of counting mentions that arrived later.
 CREATE TABLE ticker_mentions (
     ticker     TEXT NOT NULL,
+    hour       INTEGER NOT NULL,     -- unix seconds / 3600 of the item's happened_at
     content_id TEXT NOT NULL,
-    hour       INTEGER NOT NULL,     -- unix seconds / 3600
     this_hour  INTEGER NOT NULL,
     mean       REAL NOT NULL,
     std        REAL NOT NULL,
-    PRIMARY KEY (ticker, content_id)
+    PRIMARY KEY (ticker, hour, content_id)
 ) WITHOUT ROWID;
 
 -- Running count per ticker and hour (the baseline reads at most one row per hour).

@@ -167,9 +167,12 @@ fn dedup_on(
     let id = fp.content_id.to_string();
     let known: Option<(String, String, f64)> = conn
         .prepare_cached(
-            "SELECT first_id, kind, similarity FROM dedup_fingerprints WHERE content_id = ?1",
+            "SELECT first_id, kind, similarity FROM dedup_fingerprints
+             WHERE seen_at = ?1 AND content_id = ?2",
         )?
-        .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(params![ms(fp.at), id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     if let Some((first, kind, similarity)) = known {
         return Ok(Verdict {
@@ -196,7 +199,8 @@ fn dedup_on(
     if verdict.is_none() && near < 1.0 && !fp.bands.is_empty() {
         let mut stmt = conn.prepare_cached(
             "SELECT f.first_id, f.features, f.seen_at
-             FROM dedup_bands b JOIN dedup_fingerprints f ON f.content_id = b.content_id
+             FROM dedup_bands b JOIN dedup_fingerprints f
+               ON f.seen_at = b.seen_at AND f.content_id = b.content_id
              WHERE b.band = ?1 AND b.seen_at BETWEEN ?2 AND ?3
              ORDER BY b.seen_at LIMIT 64",
         )?;
@@ -306,8 +310,8 @@ fn mentions_on(
     let id = content_id.to_string();
     let mut out = Vec::with_capacity(tickers.len());
     for t in tickers {
-        let known: Option<(u32, f64, f64)> = conn.prepare_cached("SELECT this_hour, mean, std FROM ticker_mentions WHERE ticker = ?1 AND content_id = ?2")?.query_row(
-                    params![t, id],
+        let known: Option<(u32, f64, f64)> = conn.prepare_cached("SELECT this_hour, mean, std FROM ticker_mentions WHERE ticker = ?1 AND hour = ?2 AND content_id = ?3")?.query_row(
+                    params![t, hour, id],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
