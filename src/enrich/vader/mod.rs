@@ -112,26 +112,43 @@ impl Vader {
                 compound: 0.0,
             };
         }
-        let mut lowbuf = String::with_capacity(text.len());
-        let mut spans: Buf<(usize, usize)> = Buf::new();
+        // Lower-case forms: a token already in lower-case ASCII is its own (most are);
+        // the others are lower-cased into one buffer. One pass over each token's bytes
+        // also gives Python's isupper().
+        let mut lowbuf = String::new();
+        // (in lowbuf?, start, end): offsets into lowbuf or into `text`.
+        let mut spans: Buf<(bool, usize, usize)> = Buf::new();
         let mut upper: Buf<bool> = Buf::new();
+        let base = text.as_ptr() as usize;
         for t in &tokens {
+            let b = t.as_bytes();
+            let (mut up, mut lo, mut non_ascii) = (false, false, false);
+            for &c in b {
+                up |= c.is_ascii_uppercase();
+                lo |= c.is_ascii_lowercase();
+                non_ascii |= c >= 0x80;
+            }
+            if !non_ascii && !up {
+                let start = t.as_ptr() as usize - base;
+                spans.push((false, start, start + t.len()));
+                upper.push(false);
+                continue;
+            }
             let start = lowbuf.len();
-            if t.is_ascii() {
-                // Lower-case and Python's isupper() in one pass over the bytes.
-                let b = t.as_bytes();
-                let has_upper = b.iter().any(u8::is_ascii_uppercase);
-                let has_lower = has_upper && b.iter().any(u8::is_ascii_lowercase);
-                lowbuf.push_str(t);
-                lowbuf[start..].make_ascii_lowercase();
-                upper.push(has_upper && !has_lower);
-            } else {
+            if non_ascii {
                 lowbuf.push_str(&lower(t));
                 upper.push(is_upper(t));
+            } else {
+                lowbuf.push_str(t);
+                lowbuf[start..].make_ascii_lowercase();
+                upper.push(!lo);
             }
-            spans.push((start, lowbuf.len()));
+            spans.push((true, start, lowbuf.len()));
         }
-        let low_buf: Buf<&str> = spans.iter().map(|&(s, e)| &lowbuf[s..e]).collect();
+        let low_buf: Buf<&str> = spans
+            .iter()
+            .map(|&(in_buf, s, e)| if in_buf { &lowbuf[s..e] } else { &text[s..e] })
+            .collect();
         let low: &[&str] = &low_buf;
         let mut lex: Buf<Option<f64>> = Buf::with_capacity(low.len());
         let mut boost: Buf<Option<f64>> = Buf::with_capacity(low.len());
@@ -390,12 +407,8 @@ fn but_check(low: &[&str], sentiments: &mut [f64]) {
 }
 
 fn punctuation_emphasis(text: &str) -> f64 {
-    let (mut ep, mut qm) = (0usize, 0usize);
-    for b in text.bytes() {
-        ep += usize::from(b == b'!');
-        qm += usize::from(b == b'?');
-    }
-    let ep = ep.min(4);
+    let ep = memchr::memchr_iter(b'!', text.as_bytes()).count().min(4);
+    let qm = memchr::memchr_iter(b'?', text.as_bytes()).count();
     let qm_amp = match qm {
         0 | 1 => 0.0,
         2 | 3 => qm as f64 * 0.18,
