@@ -17,7 +17,7 @@ use crate::enrich::{Chain, MemoryState, text_item};
 #[command(
     after_help = "Input: one text per line, or JSON lines with a `text` field (and \
 optionally `title`, `id`, `author`, `happened_at`, `observed_at`, `engagement`).\n\
-Output: one JSON object per input line, in order: the text, `tickers`, and one key per \
+Output: one JSON object per input line, in input order, holding the text, `tickers`, and one key per \
 enricher (language, filter, tickers, sentiment, keywords, dedup, velocity).\n\n\
 Examples:\n  echo 'Apple beats estimates, raises guidance 🚀' | sigflow enrich\n  \
 sigflow enrich --mode vader --only sentiment < corpus.txt > scores.jsonl"

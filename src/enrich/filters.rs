@@ -8,7 +8,8 @@ use super::Enricher;
 use super::settings::FiltersConfig;
 use crate::model::Content;
 
-/// Phrases that sell something rather than say something.
+/// Phrases that sell something rather than say something. ("100x" alone is a P/E
+/// multiple in market talk, so only the shill phrasings count.)
 const PROMO: &[&str] = &[
     "join my discord",
     "join our discord",
@@ -22,8 +23,10 @@ const PROMO: &[&str] = &[
     "dm for",
     "guaranteed returns",
     "guaranteed profit",
-    "100x",
-    "1000x",
+    "next 100x",
+    "100x gem",
+    "1000x gem",
+    "100x potential",
     "airdrop",
     "promo code",
     "referral code",
@@ -231,7 +234,13 @@ mod tests {
             f.reasons(&item("Apple beat estimates and raised its dividend."))
                 .is_empty()
         );
-        let r = f.reasons(&item("Join my Discord for free signals!!! 100x guaranteed"));
+        let r = f.reasons(&item(
+            "Join my Discord for free signals!!! next 100x guaranteed",
+        ));
+        assert!(
+            f.reasons(&item("Amazon is overvalued at 100x earnings"))
+                .is_empty()
+        );
         assert!(r.iter().any(|r| r.starts_with("spam:promo")), "{r:?}");
         let r = f.reasons(&item("see https://www.scam.example/x now"));
         assert_eq!(r, ["blocked_domain:scam.example"]);

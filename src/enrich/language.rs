@@ -12,6 +12,9 @@ use super::Enricher;
 use crate::model::Content;
 
 /// Languages the detector can name (ISO 639-1).
+/// Below this the detector says `und` rather than guess.
+const MIN_CONFIDENCE: f64 = 0.05;
+
 pub const SUPPORTED: &[&str] = &[
     "en", "de", "fr", "es", "it", "pt", "nl", "ru", "zh", "ja", "ko", "ar",
 ];
@@ -111,11 +114,17 @@ pub fn detect(text: &str) -> Detected {
     let mut order: Vec<usize> = (0..7).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(hits[i]));
     let (best, second) = (hits[order[0]], hits[order[1]]);
-    // Two function words at least, and clearly more than the runner-up.
-    if best < 2 || words < 3 || best * 4 < second * 5 {
+    // Two function words at least, and clearly more than the runner-up (two more, and
+    // a quarter more).
+    if best < 2 || words < 3 || best * 4 < second * 5 || best - second < 2 {
         return und;
     }
     let confidence = (best - second) as f64 / best as f64 * (best as f64 / words as f64).min(1.0);
+    // Filings and tickers-and-numbers posts match a word or two of some list by
+    // chance: below this, it is not a language, it is noise.
+    if confidence < MIN_CONFIDENCE {
+        return und;
+    }
     Detected {
         lang: WORD_LISTS[order[0]].0,
         confidence: round2(confidence.max(0.01)),
@@ -176,5 +185,9 @@ mod tests {
         assert_eq!(detect("トヨタの株価が上昇した").lang, "ja");
         assert_eq!(detect("$TSLA 🚀").lang, "und");
         assert_eq!(detect("TSLA calls").lang, "und");
+        assert_eq!(
+            detect("Filed: 2026-10-15 AccNo: 0000950170-26-000000 Size: 812 KB").lang,
+            "und"
+        );
     }
 }
