@@ -12,7 +12,7 @@
 //! * `data/finance/phrases.tsv` — `pattern<TAB>valence`: a sequence of tokens that,
 //!   where it appears, scores as one lexicon word at its first token (so a preceding
 //!   "not" or "very" still applies) while its other tokens score nothing. A pattern
-//!   token is a word, alternatives `a|b|c`, `<pct>` (a percentage like `5%` or
+//!   token is a word, alternatives `a|b|c` (one word each), `<pct>` (a percentage like `5%` or
 //!   `+3.2%`), `<num>` (a number, `$` and `,` allowed) or `*` (any one token).
 
 use std::path::Path;
