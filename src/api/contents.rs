@@ -24,7 +24,15 @@ pub struct ListParams {
     until: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
+    /// bullish | bearish | neutral (finance mode) or positive | negative (vader mode).
+    sentiment: Option<String>,
+    /// true: only items the filters flagged; false: only items they kept.
+    filtered: Option<bool>,
+    /// false: first occurrences only (no exact or near duplicates).
+    duplicates: Option<bool>,
 }
+
+const LABELS: &[&str] = &["bullish", "bearish", "neutral", "positive", "negative"];
 
 /// Accepts RFC 3339 (`2026-11-02T13:00:00Z`), a date (`2026-11-02`, midnight UTC) or
 /// epoch seconds.
@@ -88,6 +96,14 @@ pub async fn list(
     {
         return Err(ApiError::bad_request("since must be earlier than until"));
     }
+    if let Some(s) = &p.sentiment
+        && !LABELS.contains(&s.as_str())
+    {
+        return Err(ApiError::bad_request(format!(
+            "sentiment: `{s}` (expected one of {})",
+            LABELS.join(", ")
+        )));
+    }
     let q = ContentQuery {
         source: p.source.filter(|s| !s.is_empty()),
         ticker: p
@@ -99,6 +115,9 @@ pub async fn list(
         before: p.cursor.as_deref().map(decode_cursor).transpose()?,
         // One extra row tells whether another page exists.
         limit: limit + 1,
+        sentiment: p.sentiment,
+        filtered: p.filtered,
+        first_only: p.duplicates == Some(false),
     };
     let mut items = st.store.contents(&q).await?;
     let more = items.len() > limit;

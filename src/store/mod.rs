@@ -150,6 +150,12 @@ pub struct ContentQuery {
     /// Keyset cursor: items strictly older than (happened_at µs, id).
     pub before: Option<(i64, String)>,
     pub limit: usize,
+    /// Only items whose sentiment label is this (bullish, bearish, neutral, …).
+    pub sentiment: Option<String>,
+    /// Some(true): only filtered items; Some(false): only items the filters kept.
+    pub filtered: Option<bool>,
+    /// Only first occurrences (no exact or near duplicates).
+    pub first_only: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

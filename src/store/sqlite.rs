@@ -506,6 +506,20 @@ fn query_contents(
         conds.push(format!("{time_col} < ?"));
         args.push(Value::Integer(to_micros(u)));
     }
+    // Enrichment filters read the stored document: they narrow a time-ordered walk.
+    if let Some(label) = &q.sentiment {
+        conds.push("json_extract(c.doc, '$.enrichments.sentiment.label') = ?".into());
+        args.push(Value::Text(label.clone()));
+    }
+    if let Some(f) = q.filtered {
+        conds.push("coalesce(json_extract(c.doc, '$.enrichments.filter.filtered'), 0) = ?".into());
+        args.push(Value::Integer(i64::from(f)));
+    }
+    if q.first_only {
+        conds.push(
+            "coalesce(json_extract(c.doc, '$.enrichments.dedup.kind'), 'unique') = 'unique'".into(),
+        );
+    }
     if let Some((ts, id)) = &q.before {
         conds.push(format!("({time_col}, {id_col}) < (?, ?)"));
         args.push(Value::Integer(*ts));

@@ -297,3 +297,81 @@ fn the_pipeline_stores_what_every_enricher_found() {
     let fps = count(&conn, "SELECT COUNT(*) FROM dedup_fingerprints");
     assert!((1100..=1200).contains(&fps), "{fps} fingerprints");
 }
+
+#[test]
+fn the_api_filters_by_sentiment_filter_flag_and_duplicates() {
+    let dir = TestDir::new("enrich-api");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _run = Running::spawn(
+        sigflow()
+            .args([
+                "demo",
+                "--speed",
+                "max",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(dir.data()),
+    );
+    wait_until(
+        "the API and all 1200 items",
+        std::time::Duration::from_secs(60),
+        || {
+            http_get(&format!("{base}/readyz")).is_ok()
+                && count(&db(&dir.db()), "SELECT COUNT(*) FROM contents") == 1200
+        },
+    );
+    // Walks every page of a query; returns the items.
+    let all = |query: &str| -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut url = format!("{base}/api/v1/contents?limit=500&{query}");
+        loop {
+            let (s, page) = get_json(&url);
+            assert_eq!(s, 200, "{url}: {page}");
+            items.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => url = format!("{base}/api/v1/contents?limit=500&{query}&cursor={c}"),
+                None => return items,
+            }
+        }
+    };
+    let bearish = all("sentiment=bearish");
+    assert!(!bearish.is_empty());
+    assert!(
+        bearish
+            .iter()
+            .all(|c| c["enrichments"]["sentiment"]["label"] == "bearish")
+    );
+    let bullish = all("sentiment=bullish").len();
+    let neutral = all("sentiment=neutral").len();
+    assert_eq!(
+        bearish.len() + bullish + neutral,
+        1200,
+        "every item has one label"
+    );
+    let firsts = all("duplicates=false");
+    assert!(
+        firsts
+            .iter()
+            .all(|c| c["enrichments"]["dedup"]["kind"] == "unique")
+    );
+    let conn = db(&dir.db());
+    let unique = count(
+        &conn,
+        "SELECT COUNT(*) FROM contents WHERE json_extract(doc, '$.enrichments.dedup.kind') = 'unique'",
+    );
+    assert_eq!(firsts.len() as i64, unique);
+    let kept = all("filtered=false").len();
+    let flagged = all("filtered=true").len();
+    assert_eq!(kept + flagged, 1200);
+    // Combined with the ticker index, which holds names found without a cashtag too.
+    for c in all("ticker=LMT&sentiment=bearish") {
+        assert!(c["tickers"].as_array().unwrap().contains(&json!("LMT")));
+        assert_eq!(c["enrichments"]["sentiment"]["label"], "bearish");
+    }
+    let (s, e) = get_json(&format!("{base}/api/v1/contents?sentiment=angry"));
+    assert_eq!(s, 400);
+    assert!(e["error"].as_str().unwrap().contains("bullish"), "{e}");
+}
