@@ -92,32 +92,7 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
 #[test]
 fn api_serves_contents_with_filters_pagination_and_the_dlq() {
     let dir = TestDir::new("api");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let _run = Running::spawn(
-        sigflow()
-            .args([
-                "demo",
-                "--speed",
-                "max",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
-            .arg(dir.data()),
-    );
-    wait_until(
-        "the API and all 1200 items",
-        Duration::from_secs(60),
-        || {
-            http_get(&format!("{base}/readyz")).is_ok()
-                && get_json(&format!("{base}/api/v1/contents?limit=500")).1["items"]
-                    .as_array()
-                    .map(|a| a.len())
-                    == Some(500)
-                && count(&db(&dir.db()), "SELECT COUNT(*) FROM contents") == 1200
-        },
-    );
+    let (_run, base) = demo_with_api(&dir);
 
     let (s, h) = get_json(&format!("{base}/healthz"));
     assert_eq!((s, h["status"].as_str()), (200, Some("ok")));

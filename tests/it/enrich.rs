@@ -301,28 +301,7 @@ fn the_pipeline_stores_what_every_enricher_found() {
 #[test]
 fn the_api_filters_by_sentiment_filter_flag_and_duplicates() {
     let dir = TestDir::new("enrich-api");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let _run = Running::spawn(
-        sigflow()
-            .args([
-                "demo",
-                "--speed",
-                "max",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
-            .arg(dir.data()),
-    );
-    wait_until(
-        "the API and all 1200 items",
-        std::time::Duration::from_secs(60),
-        || {
-            http_get(&format!("{base}/readyz")).is_ok()
-                && count(&db(&dir.db()), "SELECT COUNT(*) FROM contents") == 1200
-        },
-    );
+    let (_run, base) = demo_with_api(&dir);
     // Walks every page of a query; returns the items.
     let all = |query: &str| -> Vec<Value> {
         let mut items = Vec::new();

@@ -184,6 +184,35 @@ pub fn demo_cmd(dir: &TestDir, speed: &str) -> Command {
     c
 }
 
+/// `sigflow demo --speed max` into `dir` with the API on a free port, once the API
+/// answers and all 1,200 items are stored. Returns the child (killed on drop) and the
+/// API's base URL.
+pub fn demo_with_api(dir: &TestDir) -> (Running, String) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let run = Running::spawn(
+        sigflow()
+            .args([
+                "demo",
+                "--speed",
+                "max",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(dir.data()),
+    );
+    wait_until(
+        "the API and all 1200 items",
+        Duration::from_secs(60),
+        || {
+            http_get(&format!("{base}/readyz")).is_ok()
+                && count(&db(&dir.db()), "SELECT COUNT(*) FROM contents") == 1200
+        },
+    );
+    (run, base)
+}
+
 /// `demo --speed max --exit-when-idle` into `dir`, to completion.
 pub fn demo_to_idle(dir: &TestDir, extra: &[&str]) -> Output {
     run_ok(demo_cmd(dir, "max").arg("--exit-when-idle").args(extra))
