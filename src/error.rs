@@ -63,6 +63,15 @@ impl StageError {
     }
 }
 
+impl From<crate::enrich::EnrichError> for StageError {
+    fn from(e: crate::enrich::EnrichError) -> Self {
+        StageError {
+            class: e.class,
+            message: e.message,
+        }
+    }
+}
+
 /// Classifies SQLite result codes. Busy/locked/I-O/full are the machine's state and pass;
 /// constraint/mismatch/too-big are the record's own fault; the rest (corrupt file,
 /// schema mismatch, misuse) mean the deployment is broken.

@@ -24,27 +24,27 @@ pub use cashtags::{Cashtags, scan_cashtags};
 pub use settings::EnrichConfig;
 pub use state::{EnrichState, MemoryState, SharedState, StateError};
 
-/// Why an item could not be enriched.
+/// Why an item could not be enriched, classified where the cause was (the store, for
+/// state); `error.rs` turns it into the stage's error.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnrichError {
     pub message: String,
-    /// The state store is busy or down: retry, never dead-letter.
-    pub transient: bool,
+    pub class: crate::error::ErrorClass,
 }
 
 impl From<StateError> for EnrichError {
     fn from(e: StateError) -> Self {
         EnrichError {
             message: e.message,
-            transient: e.transient,
+            class: e.class,
         }
     }
 }
 
 pub trait Enricher: Send + Sync {
     fn name(&self) -> &'static str;
-    /// Adds to `item`. A non-transient error means this item cannot be enriched (it is
-    /// dead-lettered); a transient one retries the batch.
+    /// Adds to `item`. The error's class decides: poison dead-letters the item,
+    /// transient retries the batch.
     fn enrich(&self, item: &mut Content, state: &dyn EnrichState) -> Result<(), EnrichError>;
 }
 

@@ -16,8 +16,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateError {
     pub message: String,
-    /// Busy / unavailable: retry the batch, never dead-letter.
-    pub transient: bool,
+    /// As the store classified it (`error.rs`): transient retries the batch.
+    pub class: crate::error::ErrorClass,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -179,19 +179,14 @@ impl EnrichState for MemoryState {
         }
         let in_window = |other: &Fingerprint| (other.at - fp.at).abs() <= window;
         // The earliest occurrence wins, as in the store (seen_at, then id).
-        let earliest = |ids: &mut dyn Iterator<Item = &(Fingerprint, Verdict)>| {
-            ids.min_by_key(|(f, _)| (f.at, f.content_id))
-                .map(|(f, v)| (f.clone(), *v))
-        };
-        let exact = m.exact.get(&fp.exact).and_then(|ids| {
-            earliest(
-                &mut ids
-                    .iter()
-                    .map(|id| &m.fps[id])
-                    .filter(|(f, _)| in_window(f)),
-            )
+        let exact: Option<Verdict> = m.exact.get(&fp.exact).and_then(|ids| {
+            ids.iter()
+                .map(|id| &m.fps[id])
+                .filter(|(f, _)| in_window(f))
+                .min_by_key(|(f, _)| (f.at, f.content_id))
+                .map(|(_, v)| *v)
         });
-        let v = if let Some((_, first)) = exact {
+        let v = if let Some(first) = exact {
             Verdict {
                 kind: DupKind::Exact,
                 first_id: first.first_id,

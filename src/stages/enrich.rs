@@ -11,8 +11,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{Effects, Stage};
-use crate::enrich::{Chain, EnrichError, EnrichState, SharedState};
-use crate::error::StageError;
+use crate::enrich::{Chain, EnrichState, SharedState};
+use crate::error::{ErrorClass, StageError};
 use crate::log::{LogRecord, TOPIC_CONTENT, TOPIC_ENRICHED};
 use crate::model::Content;
 use crate::store::{Append, StoredContent, Write};
@@ -28,14 +28,6 @@ impl EnrichStage {
             chain: Arc::new(chain),
             state,
         }
-    }
-}
-
-fn stage_error(e: EnrichError) -> StageError {
-    if e.transient {
-        StageError::transient(e.message)
-    } else {
-        StageError::poison(e.message)
     }
 }
 
@@ -76,7 +68,7 @@ fn enrich_batch(
             let mut item = parse(r)?;
             chain
                 .run_range(&mut item, state, 0..split)
-                .map_err(stage_error)?;
+                .map_err(StageError::from)?;
             Ok(item)
         })
         .collect();
@@ -86,18 +78,20 @@ fn enrich_batch(
                 if let Ok(it) = item
                     && let Err(e) = chain.run_range(it, tx, split..all.end)
                 {
-                    *item = Err(stage_error(e));
+                    *item = Err(StageError::from(e));
                 }
             }
         });
         if let Err(e) = outcome {
             // The transaction was rolled back: nothing of this batch's state holds.
+            // The failure is the batch's, not one item's: it cannot be dead-lettered
+            // item by item, so anything but transient stops the stage.
+            let class = match e.class {
+                ErrorClass::Transient => ErrorClass::Transient,
+                _ => ErrorClass::Fatal,
+            };
             let e = StageError {
-                class: if e.transient {
-                    crate::error::ErrorClass::Transient
-                } else {
-                    crate::error::ErrorClass::Fatal
-                },
+                class,
                 message: format!("enrich state: {}", e.message),
             };
             return records.iter().map(|_| Err(e.clone())).collect();

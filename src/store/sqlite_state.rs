@@ -18,7 +18,6 @@ use crate::enrich::state::{
     DupKind, EnrichState, Fingerprint, MentionStats, Observation, StateError, Verdict, baseline,
     hour_of,
 };
-use crate::error::ErrorClass;
 
 pub struct SqliteState {
     db: Arc<SqliteDb>,
@@ -30,9 +29,9 @@ impl SqliteState {
     }
 }
 
-fn store_err(e: super::StoreError) -> StateError {
+fn state_err(e: &StoreError) -> StateError {
     StateError {
-        transient: e.class() == ErrorClass::Transient,
+        class: e.class(),
         message: e.to_string(),
     }
 }
@@ -54,7 +53,7 @@ impl SqliteState {
                 tx.commit()?;
                 Ok(r)
             })
-            .map_err(store_err)
+            .map_err(|e| state_err(&e))
     }
 }
 
@@ -108,7 +107,7 @@ struct TxState<'c> {
 impl TxState<'_> {
     fn run<R>(&self, r: Result<R, StoreError>) -> Result<R, StateError> {
         r.map_err(|e| {
-            let out = store_err_ref(&e);
+            let out = state_err(&e);
             self.failed.borrow_mut().get_or_insert(e);
             out
         })
@@ -148,13 +147,6 @@ impl EnrichState for TxState<'_> {
     fn batch(&self, f: &mut dyn FnMut(&dyn EnrichState)) -> Result<(), StateError> {
         f(self);
         Ok(())
-    }
-}
-
-fn store_err_ref(e: &StoreError) -> StateError {
-    StateError {
-        transient: e.class() == ErrorClass::Transient,
-        message: e.to_string(),
     }
 }
 

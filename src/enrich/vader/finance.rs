@@ -117,14 +117,6 @@ impl Phrases {
         Ok(())
     }
 
-    pub fn len(&self) -> usize {
-        self.phrases.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.phrases.is_empty()
-    }
-
     /// Marks phrase matches: the first token gets the phrase's valence, the rest none.
     /// Returns which tokens head a phrase (`None` when there are no phrase rules, the
     /// standard VADER path).

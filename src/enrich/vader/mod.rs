@@ -92,10 +92,6 @@ impl Vader {
         }
     }
 
-    pub fn lexicon_len(&self) -> usize {
-        self.lexicon.len()
-    }
-
     pub fn polarity_scores(&self, text: &str) -> Scores {
         let text = self.replace_emojis(text);
         let text = strip_space(&text);

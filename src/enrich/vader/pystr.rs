@@ -12,11 +12,6 @@ pub fn is_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
-/// `string.punctuation`: ASCII only. Unicode quotes and dashes are not stripped.
-pub fn is_ascii_punct(c: char) -> bool {
-    c.is_ascii_punctuation()
-}
-
 /// Title-case letters (category Lt). Python's `isupper()` is False for a string holding
 /// one; Rust has no predicate for the category, and the set is small and stable.
 fn is_titlecase(c: char) -> bool {
