@@ -30,6 +30,8 @@ pub struct PipelineConfig {
     pub concurrency: usize,
     pub retry_initial_ms: u64,
     pub retry_max_ms: u64,
+    pub breaker_failures: u32,
+    pub breaker_cooldown_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -272,6 +274,20 @@ impl Config {
             range(&mut errors, "pipeline.linger_ms", p.linger_ms, 0, 60_000);
             range(
                 &mut errors,
+                "pipeline.breaker_failures",
+                u64::from(p.breaker_failures),
+                1,
+                1000,
+            );
+            range(
+                &mut errors,
+                "pipeline.breaker_cooldown_secs",
+                p.breaker_cooldown_secs,
+                1,
+                86_400,
+            );
+            range(
+                &mut errors,
                 "pipeline.concurrency",
                 p.concurrency as u64,
                 1,
@@ -391,6 +407,13 @@ impl Config {
             logging,
             sources,
         })
+    }
+
+    pub fn breaker(&self) -> crate::runtime::BreakerSettings {
+        crate::runtime::BreakerSettings {
+            failures: self.pipeline.breaker_failures,
+            cooldown: Duration::from_secs(self.pipeline.breaker_cooldown_secs),
+        }
     }
 
     pub fn backoff(&self) -> crate::runtime::Backoff {

@@ -34,6 +34,9 @@ pub struct ComponentHealth {
     pub lag: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+    /// When a source polls next (sources only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_poll: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Default)]
@@ -55,6 +58,7 @@ impl Health {
                     processed: 0,
                     lag: None,
                     cursor: None,
+                    next_poll: None,
                 },
             );
     }

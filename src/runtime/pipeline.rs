@@ -188,6 +188,7 @@ impl Pipeline {
                     backoff: self.cfg.backoff(),
                     health: self.health.clone(),
                     done,
+                    breaker: self.cfg.breaker(),
                 };
                 let stop = stop_rx.clone();
                 tasks.spawn(async move {

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::watch;
@@ -31,6 +32,53 @@ pub struct SourceRunner {
     pub health: Health,
     /// Set once a finite source has delivered everything (for `--exit-when-idle`).
     pub done: Arc<AtomicBool>,
+    pub breaker: BreakerSettings,
+}
+
+/// When a source's circuit opens: after `failures` transient failures in a row it
+/// rests for `cooldown` before one trial poll (instead of retrying at the backoff's
+/// cap forever); a success closes it.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerSettings {
+    pub failures: u32,
+    pub cooldown: Duration,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        BreakerSettings {
+            failures: 5,
+            cooldown: Duration::from_secs(300),
+        }
+    }
+}
+
+struct Breaker {
+    settings: BreakerSettings,
+    failures: u32,
+}
+
+impl Breaker {
+    fn new(settings: BreakerSettings) -> Self {
+        Breaker {
+            settings,
+            failures: 0,
+        }
+    }
+
+    fn success(&mut self) {
+        self.failures = 0;
+    }
+
+    /// The wait before the next try, and whether the circuit is (still) open.
+    fn failure(&mut self, backoff: &Backoff) -> (Duration, bool) {
+        self.failures += 1;
+        if self.failures >= self.settings.failures {
+            (self.settings.cooldown, true)
+        } else {
+            (backoff.delay(self.failures), false)
+        }
+    }
 }
 
 impl SourceRunner {
@@ -51,7 +99,7 @@ impl SourceRunner {
             }
         };
         tracing::info!(source = %name, cursor = ?cursor, "source started");
-        let mut failures = 0u32;
+        let mut breaker = Breaker::new(self.breaker);
         loop {
             if *shutdown.borrow() {
                 return;
@@ -60,7 +108,7 @@ impl SourceRunner {
                 r = self.source.poll(cursor.as_deref()) => r,
                 _ = shutdown.changed() => return,
             };
-            match polled {
+            let wait = match polled {
                 Ok(Poll::Payloads {
                     payloads,
                     cursor: next,
@@ -68,19 +116,22 @@ impl SourceRunner {
                     let n = payloads.len() as u64;
                     match self.deliver(&name, payloads, &next, &mut shutdown).await {
                         Some(()) => {
-                            failures = 0;
+                            breaker.success();
                             self.health.ok(&comp, n);
-                            self.health.update(&comp, |c| c.cursor = Some(next.clone()));
+                            self.health.update(&comp, |c| {
+                                c.cursor = Some(next.clone());
+                                c.next_poll = None;
+                            });
                             cursor = Some(next);
+                            continue;
                         }
                         None => return,
                     }
                 }
                 Ok(Poll::Idle(wait)) => {
+                    breaker.success();
                     self.health.ok(&comp, 0);
-                    if !sleep_or_shutdown(wait, &mut shutdown).await {
-                        return;
-                    }
+                    wait
                 }
                 Ok(Poll::Done) => {
                     tracing::info!(source = %name, "source reached its end");
@@ -88,13 +139,31 @@ impl SourceRunner {
                     self.done.store(true, Ordering::SeqCst);
                     return;
                 }
+                Err(SourceError::Throttled { message, wait }) => {
+                    tracing::warn!(source = %name, error = %message, wait_secs = wait.as_secs_f64(), "source throttled by the platform; waiting");
+                    metrics::counter!("sigflow_source_throttled_total", "source" => name.clone())
+                        .increment(1);
+                    self.health
+                        .set_status(&comp, Status::Retrying, Some(message));
+                    wait
+                }
                 Err(SourceError::Transient(e)) => {
-                    failures += 1;
-                    tracing::warn!(source = %name, error = %e, attempt = failures, "source poll failed; backing off");
-                    self.health.set_status(&comp, Status::Retrying, Some(e));
-                    if !sleep_or_shutdown(self.backoff.delay(failures), &mut shutdown).await {
-                        return;
+                    let (wait, opened) = breaker.failure(&self.backoff);
+                    let attempt = breaker.failures;
+                    if opened {
+                        tracing::error!(source = %name, error = %e, attempt, cooldown_secs = wait.as_secs(), "source keeps failing; circuit open");
+                        metrics::counter!("sigflow_source_circuit_open_total", "source" => name.clone())
+                            .increment(1);
+                        let msg = format!(
+                            "circuit open after {attempt} failures in a row, next try in {}s: {e}",
+                            wait.as_secs()
+                        );
+                        self.health.set_status(&comp, Status::Retrying, Some(msg));
+                    } else {
+                        tracing::warn!(source = %name, error = %e, attempt, "source poll failed; backing off");
+                        self.health.set_status(&comp, Status::Retrying, Some(e));
                     }
+                    wait
                 }
                 Err(SourceError::Fatal(e)) => {
                     tracing::error!(source = %name, error = %e, "source stopped");
@@ -102,6 +171,11 @@ impl SourceRunner {
                     self.done.store(true, Ordering::SeqCst);
                     return;
                 }
+            };
+            let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            self.health.update(&comp, |c| c.next_poll = Some(at));
+            if !sleep_or_shutdown(wait, &mut shutdown).await {
+                return;
             }
         }
     }
@@ -201,5 +275,30 @@ impl SourceRunner {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breaker_opens_after_a_run_of_failures_and_closes_on_success() {
+        let backoff = Backoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_millis(100),
+        };
+        let mut b = Breaker::new(BreakerSettings {
+            failures: 3,
+            cooldown: Duration::from_secs(60),
+        });
+        assert!(!b.failure(&backoff).1);
+        assert!(!b.failure(&backoff).1);
+        assert_eq!(b.failure(&backoff), (Duration::from_secs(60), true));
+        // Still open: every further failure waits the cooldown.
+        assert_eq!(b.failure(&backoff), (Duration::from_secs(60), true));
+        b.success();
+        let (wait, open) = b.failure(&backoff);
+        assert!(!open && wait <= Duration::from_millis(10));
     }
 }

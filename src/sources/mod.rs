@@ -7,6 +7,10 @@
 
 mod demo;
 mod files;
+pub mod http;
+mod mastodon;
+pub mod opts;
+mod reddit;
 mod synthetic;
 
 use std::time::Duration;
@@ -40,8 +44,15 @@ pub enum Poll {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
+    /// Worth retrying after a backoff (network, 5xx, a store hiccup).
     #[error("{0}")]
     Transient(String),
+    /// The platform asked us to wait (429, Retry-After, a rate window used up): wait
+    /// exactly that long; not a failure for the circuit breaker.
+    #[error("{message} (waiting {}s)", wait.as_secs())]
+    Throttled { message: String, wait: Duration },
+    /// Retrying cannot help (bad credentials, unknown account): the source stops and
+    /// says why in its health.
     #[error("{0}")]
     Fatal(String),
 }
@@ -55,7 +66,14 @@ pub trait Source: Send + Sync {
 }
 
 /// Every source kind sigflow has.
-pub const KINDS: &[&str] = &["demo", "files", "synthetic"];
+pub const KINDS: &[&str] = &[
+    "demo",
+    "files",
+    "synthetic",
+    "reddit",
+    "truthsocial",
+    "mastodon",
+];
 
 /// Checks one `[[sources]]` entry; returns every problem.
 pub fn validate(cfg: &SourceConfig) -> Vec<String> {
@@ -63,6 +81,8 @@ pub fn validate(cfg: &SourceConfig) -> Vec<String> {
         "demo" => demo::validate(cfg),
         "files" => files::validate(cfg),
         "synthetic" => synthetic::validate(cfg),
+        "reddit" => reddit::validate(cfg),
+        "truthsocial" | "mastodon" => mastodon::validate(cfg),
         other => vec![format!(
             "unknown kind `{other}` (known: {})",
             KINDS.join(", ")
@@ -75,6 +95,8 @@ pub fn build(cfg: &SourceConfig) -> Result<Box<dyn Source>, String> {
         "demo" => Ok(Box::new(DemoSource::from_config(cfg)?)),
         "files" => Ok(Box::new(files::FilesSource::from_config(cfg)?)),
         "synthetic" => Ok(Box::new(synthetic::SyntheticSource::from_config(cfg)?)),
+        "reddit" => Ok(Box::new(reddit::RedditSource::from_config(cfg)?)),
+        "truthsocial" | "mastodon" => Ok(Box::new(mastodon::MastodonSource::from_config(cfg)?)),
         other => Err(format!("unknown source kind `{other}`")),
     }
 }

@@ -1,13 +1,17 @@
 //! The one integration-test binary: drives the real `sigflow` binary (and, for the
 //! conformance suites, the backend traits directly).
 
+#![recursion_limit = "256"]
+
 mod cli;
 mod conformance;
 mod crash;
 mod demo;
 mod enrich;
 mod enrich_state;
+mod mock_http;
 mod outage;
 mod replay;
 mod runner;
+mod sources;
 mod util;
