@@ -9,8 +9,10 @@
 //! ([`ItemError`], that item goes to the DLQ and its siblings are kept).
 
 mod fed;
+mod form4;
 pub(crate) mod html;
 mod reddit;
+mod rss;
 mod sec;
 mod truthsocial;
 mod x;
@@ -63,7 +65,9 @@ pub fn normalizers() -> &'static [&'static dyn Normalizer] {
         &reddit::Reddit,
         &x::X,
         &sec::SecAtom,
+        &form4::Form4,
         &fed::FedRss,
+        &rss::Rss,
     ]
 }
 
@@ -73,6 +77,8 @@ pub fn find(name: &str) -> Option<&'static dyn Normalizer> {
         "truth" | "truth-social" | "truth_social" => "truthsocial".to_string(),
         "twitter" | "x-v2" => "x".to_string(),
         "sec-atom" | "sec_atom" | "edgar" => "sec".to_string(),
+        "form4" | "form-4" | "sec_form4" => "sec-form4".to_string(),
+        "atom" | "feed" => "rss".to_string(),
         "fed-rss" | "fed_rss" | "federalreserve" => "fed".to_string(),
         other => other.to_string(),
     };

@@ -116,6 +116,16 @@ impl Http {
         &self.settings.base_url
     }
 
+    /// `path` under the base URL with `params` percent-encoded.
+    pub fn url(&self, path: &str, params: &[(&str, &str)]) -> String {
+        let mut u = reqwest::Url::parse(&format!("{}{path}", self.settings.base_url))
+            .unwrap_or_else(|_| reqwest::Url::parse("http://invalid/").expect("static URL"));
+        if !params.is_empty() {
+            u.query_pairs_mut().extend_pairs(params);
+        }
+        u.to_string()
+    }
+
     pub fn has_token(&self) -> bool {
         self.bearer.is_some()
     }

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use super::http::{Http, HttpDefaults, HttpSettings};
 use super::opts::Opts;
-use super::{Payload, Poll, Source, SourceError};
+use super::{Payload, Poll, Source, SourceError, snowflake_cmp};
 use crate::config::SourceConfig;
 
 struct Settings {
@@ -164,7 +164,7 @@ impl MastodonSource {
             if self.s.backfill > 0 || ids.is_none() {
                 out.push(self.payload(r.body, account));
             }
-            return Ok(ids.and_then(|i| i.into_iter().max_by(|a, b| id_cmp(a, b))));
+            return Ok(ids.and_then(|i| i.into_iter().max_by(|a, b| snowflake_cmp(a, b))));
         };
         let mut newest = since.clone();
         let mut max_id: Option<String> = None;
@@ -175,12 +175,15 @@ impl MastodonSource {
                 out.push(self.payload(r.body, account));
                 return Ok(Some(since));
             };
-            let fresh: Vec<&String> = ids.iter().filter(|i| id_cmp(i, &since).is_gt()).collect();
+            let fresh: Vec<&String> = ids
+                .iter()
+                .filter(|i| snowflake_cmp(i, &since).is_gt())
+                .collect();
             if fresh.is_empty() {
                 break;
             }
             for i in &fresh {
-                if id_cmp(i, &newest).is_gt() {
+                if snowflake_cmp(i, &newest).is_gt() {
                     newest = (*i).clone();
                 }
             }
@@ -190,7 +193,7 @@ impl MastodonSource {
             }
             max_id = fresh
                 .iter()
-                .min_by(|a, b| id_cmp(a, b))
+                .min_by(|a, b| snowflake_cmp(a, b))
                 .map(|s| (*s).clone());
         }
         Ok(Some(newest))
@@ -214,11 +217,6 @@ fn status_ids(body: &[u8]) -> Option<Vec<String>> {
         .iter()
         .map(|s| s.get("id").and_then(Value::as_str).map(String::from))
         .collect()
-}
-
-/// Snowflake ids compare as numbers: by length, then digit by digit.
-fn id_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
 #[async_trait]
@@ -266,8 +264,8 @@ mod tests {
 
     #[test]
     fn snowflakes_compare_as_numbers() {
-        assert!(id_cmp("114263195553516416", "99999999999999999").is_gt());
-        assert!(id_cmp("114263195553516416", "114263195553516417").is_lt());
+        assert!(snowflake_cmp("114263195553516416", "99999999999999999").is_gt());
+        assert!(snowflake_cmp("114263195553516416", "114263195553516417").is_lt());
     }
 
     #[test]

@@ -6,12 +6,15 @@
 //! together with the new cursor.
 
 mod demo;
+mod feed;
 mod files;
 pub mod http;
 mod mastodon;
 pub mod opts;
 mod reddit;
+mod sec;
 mod synthetic;
+mod x;
 
 use std::time::Duration;
 
@@ -73,6 +76,10 @@ pub const KINDS: &[&str] = &[
     "reddit",
     "truthsocial",
     "mastodon",
+    "x",
+    "sec",
+    "fed",
+    "rss",
 ];
 
 /// Checks one `[[sources]]` entry; returns every problem.
@@ -83,6 +90,9 @@ pub fn validate(cfg: &SourceConfig) -> Vec<String> {
         "synthetic" => synthetic::validate(cfg),
         "reddit" => reddit::validate(cfg),
         "truthsocial" | "mastodon" => mastodon::validate(cfg),
+        "x" => x::validate(cfg),
+        "sec" => sec::validate(cfg),
+        "fed" | "rss" => feed::validate(cfg),
         other => vec![format!(
             "unknown kind `{other}` (known: {})",
             KINDS.join(", ")
@@ -97,6 +107,9 @@ pub fn build(cfg: &SourceConfig) -> Result<Box<dyn Source>, String> {
         "synthetic" => Ok(Box::new(synthetic::SyntheticSource::from_config(cfg)?)),
         "reddit" => Ok(Box::new(reddit::RedditSource::from_config(cfg)?)),
         "truthsocial" | "mastodon" => Ok(Box::new(mastodon::MastodonSource::from_config(cfg)?)),
+        "x" => Ok(Box::new(x::XSource::from_config(cfg)?)),
+        "sec" => Ok(Box::new(sec::SecSource::from_config(cfg)?)),
+        "fed" | "rss" => Ok(Box::new(feed::FeedSource::from_config(cfg)?)),
         other => Err(format!("unknown source kind `{other}`")),
     }
 }
@@ -118,4 +131,10 @@ pub(crate) fn parse_speed(v: Option<&toml::Value>) -> Result<Option<f64>, String
             "speed must be \"max\" or a positive number of items per second, got `{other}`"
         )),
     }
+}
+
+/// Snowflake ids (Mastodon, Truth Social, X) compare as numbers: by length, then digit
+/// by digit — they outgrow u64 on no platform yet, but strings never overflow.
+pub(crate) fn snowflake_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }

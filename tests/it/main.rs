@@ -14,4 +14,5 @@ mod outage;
 mod replay;
 mod runner;
 mod sources;
+mod sources_more;
 mod util;

@@ -161,6 +161,7 @@ fn serve(conn: TcpStream, log: &Mutex<Vec<Req>>, handler: &Handler) {
             at: Instant::now(),
         };
         log.lock().unwrap().push(req.clone());
+        eprintln!("MOCK {} {}", req.method, req.target);
         let resp = handler(&req);
         let mut out = format!(
             "HTTP/1.1 {} X\r\ncontent-length: {}\r\n",

@@ -115,11 +115,20 @@ pub struct Running {
 }
 
 impl Running {
+    /// The child's output is discarded unless SIGFLOW_IT_VERBOSE is set (debugging).
     pub fn spawn(cmd: &mut Command) -> Running {
+        let verbose = std::env::var_os("SIGFLOW_IT_VERBOSE").is_some();
+        let out = || {
+            if verbose {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            }
+        };
         Running {
             child: cmd
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stdout(out())
+                .stderr(out())
                 .spawn()
                 .expect("spawn sigflow"),
         }

@@ -1,0 +1,380 @@
+//! X, SEC EDGAR and feed sources against local mocks in the platforms' shapes, through
+//! the real binary.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::mock_http::{MockServer, Resp};
+use crate::util::*;
+
+fn config(dir: &TestDir, sources: &str) -> std::path::PathBuf {
+    let cfg = dir.join("sigflow.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = \"{}\"\n[pipeline]\nretry_initial_ms = 50\nretry_max_ms = 500\n{sources}",
+            dir.data().display()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+fn stored(dir: &TestDir, source: &str) -> i64 {
+    if !dir.db().exists() {
+        return 0;
+    }
+    count(
+        &db(&dir.db()),
+        &format!("SELECT COUNT(*) FROM contents WHERE source = '{source}'"),
+    )
+}
+
+fn tweet(id: u64) -> Value {
+    json!({
+        "edit_history_tweet_ids": [id.to_string()], "id": id.to_string(),
+        "author_id": "783214", "created_at": "2026-11-20T15:04:05.000Z", "lang": "en",
+        "conversation_id": id.to_string(),
+        "text": format!("$ACME beats on revenue, raises guidance ({id})"),
+        "public_metrics": {"retweet_count": 4, "reply_count": 2, "like_count": 30, "quote_count": 1,
+            "bookmark_count": 0, "impression_count": 2500},
+        "entities": {"cashtags": [{"start": 0, "end": 5, "tag": "ACME"}]}
+    })
+}
+
+#[test]
+fn x_pages_with_next_token_and_keeps_since_id() {
+    let dir = TestDir::new("src-x");
+    let tweets = Arc::new(Mutex::new(vec![1003u64, 1002, 1001]));
+    let mock = {
+        let tweets = tweets.clone();
+        MockServer::start(move |r| {
+            if r.header("authorization") != Some("Bearer test-token") {
+                return Resp::json(
+                    401,
+                    r#"{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}"#,
+                );
+            }
+            if r.path() == "/2/users/by" {
+                return Resp::json(
+                    200,
+                    json!({"data": [{"id": "783214", "name": "Acme IR", "username": "acme_ir"}]})
+                        .to_string(),
+                );
+            }
+            if r.path() != "/2/users/783214/tweets" {
+                return Resp::json(404, "{}");
+            }
+            let since: u64 = r
+                .query("since_id")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let max: usize = r
+                .query("max_results")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(10);
+            let skip: usize = r
+                .query("pagination_token")
+                .and_then(|t| t.trim_start_matches('p').parse().ok())
+                .unwrap_or(0);
+            let all: Vec<u64> = tweets
+                .lock()
+                .unwrap()
+                .iter()
+                .copied()
+                .filter(|t| *t > since)
+                .collect();
+            // Pages of at most 3, like the real one's 100.
+            let page: Vec<u64> = all.iter().skip(skip).take(max.min(3)).copied().collect();
+            let mut meta = json!({"result_count": page.len()});
+            if let (Some(first), Some(last)) = (page.first(), page.last()) {
+                meta["newest_id"] = json!(first.to_string());
+                meta["oldest_id"] = json!(last.to_string());
+            }
+            if skip + page.len() < all.len() {
+                meta["next_token"] = json!(format!("p{}", skip + page.len()));
+            }
+            let body = if page.is_empty() {
+                json!({"meta": meta})
+            } else {
+                json!({"data": page.iter().map(|id| tweet(*id)).collect::<Vec<_>>(),
+                    "includes": {"users": [{"id": "783214", "name": "Acme IR", "username": "acme_ir"}]},
+                    "meta": meta})
+            };
+            let reset = (chrono::Utc::now().timestamp() + 900).to_string();
+            Resp::json(200, body.to_string())
+                .with("x-rate-limit-limit", "900")
+                .with("x-rate-limit-remaining", "899")
+                .with("x-rate-limit-reset", &reset)
+        })
+    };
+    let cfg = config(
+        &dir,
+        &format!(
+            "[[sources]]\nname = \"x\"\nkind = \"x\"\nusernames = [\"@acme_ir\"]\nbase_url = \"{}\"\n\
+             interval_secs = 1\nbackfill = 5\nmax_rps = 50\n",
+            mock.base
+        ),
+    );
+    // Without the token the configuration is refused, naming the variable.
+    let out = sigflow()
+        .args(["validate", "--config"])
+        .arg(&cfg)
+        .env_remove("X_BEARER_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("$X_BEARER_TOKEN"));
+
+    let _run = Running::spawn(
+        sigflow()
+            .args(["run", "--no-api", "--config"])
+            .arg(&cfg)
+            .env("X_BEARER_TOKEN", "test-token"),
+    );
+    wait_until("the backfill", Duration::from_secs(20), || {
+        stored(&dir, "x") == 3
+    });
+    tweets
+        .lock()
+        .unwrap()
+        .splice(0..0, [1008, 1007, 1006, 1005, 1004]);
+    wait_until(
+        "five new tweets over two pages",
+        Duration::from_secs(20),
+        || stored(&dir, "x") == 8,
+    );
+    let timeline = mock.hits("/2/users/783214/tweets");
+    assert!(
+        timeline
+            .iter()
+            .any(|r| r.query("pagination_token").is_some())
+    );
+    assert!(
+        timeline
+            .iter()
+            .skip(1)
+            .all(|r| r.query("since_id").is_some()),
+        "every poll after the first asks since the newest seen"
+    );
+    assert_eq!(
+        mock.hits("/2/users/by").len(),
+        1,
+        "usernames are resolved once"
+    );
+}
+
+fn atom_entry(acc: &str, cik: &str, role: &str, base: &str) -> String {
+    let folder = acc.replace('-', "");
+    format!(
+        "<entry>\r\n<title>4 - Example Holder {cik} ({cik}) ({role})</title>\r\n\
+<link rel=\"alternate\" type=\"text/html\" href=\"{base}/Archives/edgar/data/{cik}/{folder}/{acc}-index.htm\"/>\r\n\
+<summary type=\"html\">\r\n &lt;b&gt;Filed:&lt;/b&gt; 2026-11-20 &lt;b&gt;AccNo:&lt;/b&gt; {acc} &lt;b&gt;Size:&lt;/b&gt; 9 KB\r\n</summary>\r\n\
+<updated>2026-11-20T16:45:18-05:00</updated>\r\n\
+<category scheme=\"https://www.sec.gov/\" label=\"form type\" term=\"4\"/>\r\n\
+<id>urn:tag:sec.gov,2008:accession-number={acc}</id>\r\n</entry>\r\n"
+    )
+}
+
+fn form4_xml(symbol: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\"?>\n<ownershipDocument><schemaVersion>X0508</schemaVersion><documentType>4</documentType>\
+<periodOfReport>2026-11-18</periodOfReport><issuer><issuerCik>0000111111</issuerCik><issuerName>{symbol} Corp</issuerName>\
+<issuerTradingSymbol>{symbol}</issuerTradingSymbol></issuer><reportingOwner><reportingOwnerId><rptOwnerCik>0000222222</rptOwnerCik>\
+<rptOwnerName>Roe Richard</rptOwnerName></reportingOwnerId><reportingOwnerRelationship><isDirector>true</isDirector>\
+</reportingOwnerRelationship></reportingOwner><aff10b5One>false</aff10b5One><nonDerivativeTable><nonDerivativeTransaction>\
+<securityTitle><value>Common Stock</value></securityTitle><transactionDate><value>2026-11-18</value></transactionDate>\
+<transactionCoding><transactionFormType>4</transactionFormType><transactionCode>P</transactionCode><equitySwapInvolved>false</equitySwapInvolved></transactionCoding>\
+<transactionAmounts><transactionShares><value>5000</value></transactionShares><transactionPricePerShare><value>41.2</value></transactionPricePerShare>\
+<transactionAcquiredDisposedCode><value>A</value></transactionAcquiredDisposedCode></transactionAmounts>\
+<postTransactionAmounts><sharesOwnedFollowingTransaction><value>25000</value></sharesOwnedFollowingTransaction></postTransactionAmounts>\
+<ownershipNature><directOrIndirectOwnership><value>D</value></directOrIndirectOwnership></ownershipNature></nonDerivativeTransaction></nonDerivativeTable>\
+<ownerSignature><signatureName>/s/ Richard Roe</signatureName><signatureDate>2026-11-20</signatureDate></ownerSignature></ownershipDocument>"
+    )
+}
+
+#[test]
+fn sec_dedupes_accessions_and_turns_form4_xml_into_insider_trades() {
+    let dir = TestDir::new("src-sec");
+    let filings = Arc::new(Mutex::new(vec![
+        ("0000222222-26-000002".to_string(), "MSFT"),
+        ("0000222222-26-000001".to_string(), "AAPL"),
+    ]));
+    let base = Arc::new(Mutex::new(String::new()));
+    let mock = {
+        let (filings, base) = (filings.clone(), base.clone());
+        MockServer::start(move |r| {
+            let b = base.lock().unwrap().clone();
+            let list = filings.lock().unwrap().clone();
+            if r.path() == "/cgi-bin/browse-edgar" {
+                assert_eq!(r.query("output").as_deref(), Some("atom"));
+                let mut feed = String::from(
+                    "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\r\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\r\n\
+<title>Latest Filings - Fri, 20 Nov 2026 17:00:00 EST</title>\r\n<updated>2026-11-20T17:00:00-05:00</updated>\r\n",
+                );
+                for (acc, _) in &list {
+                    feed.push_str(&atom_entry(acc, "0000222222", "Reporting", &b));
+                    feed.push_str(&atom_entry(acc, "0000111111", "Issuer", &b));
+                }
+                feed.push_str("</feed>\r\n");
+                return Resp {
+                    status: 200,
+                    headers: vec![("content-type".into(), "application/atom+xml".into())],
+                    body: feed.into_bytes(),
+                };
+            }
+            for (acc, symbol) in &list {
+                let folder = format!("/Archives/edgar/data/0000222222/{}", acc.replace('-', ""));
+                if r.path() == format!("{folder}/index.json") {
+                    return Resp::json(
+                        200,
+                        json!({"directory": {"name": folder, "item": [
+                        {"name": format!("{acc}-index.htm"), "type": "text.gif", "size": ""},
+                        {"name": format!("{acc}.txt"), "type": "text.gif", "size": ""},
+                        {"name": "wk-form4_1763676000.xml", "type": "text.gif", "size": "4 KB"}]}})
+                        .to_string(),
+                    );
+                }
+                if r.path() == format!("{folder}/wk-form4_1763676000.xml") {
+                    return Resp::json(200, form4_xml(symbol));
+                }
+            }
+            Resp::json(404, "<html>Not Found</html>")
+        })
+    };
+    *base.lock().unwrap() = mock.base.clone();
+    let cfg = config(
+        &dir,
+        &format!(
+            "[[sources]]\nname = \"edgar\"\nkind = \"sec\"\nforms = [\"4\"]\nbase_url = \"{}\"\n\
+             user_agent = \"Sigflow Tests tests@example.com\"\ninterval_secs = 1\nmax_rps = 10\n",
+            mock.base
+        ),
+    );
+    let _run = Running::spawn(sigflow().args(["run", "--no-api", "--config"]).arg(&cfg));
+    wait_until(
+        "two filings and their trades",
+        Duration::from_secs(20),
+        || stored(&dir, "sec") == 2 && stored(&dir, "sec-form4") == 2,
+    );
+    filings
+        .lock()
+        .unwrap()
+        .insert(0, ("0000222222-26-000003".to_string(), "NVDA"));
+    wait_until("the third filing", Duration::from_secs(20), || {
+        stored(&dir, "sec") == 3 && stored(&dir, "sec-form4") == 3
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        mock.hits("/Archives/")
+            .iter()
+            .filter(|r| r.path().ends_with("index.json"))
+            .count(),
+        3,
+        "each accession's documents are fetched once"
+    );
+    assert!(mock.hits("/cgi-bin/browse-edgar").len() >= 3);
+    assert!(
+        mock.requests()
+            .iter()
+            .all(|r| r.header("user-agent") == Some("Sigflow Tests tests@example.com"))
+    );
+    let trade: String = db(&dir.db())
+        .query_row(
+            "SELECT json_extract(doc, '$.extras.insider_trade') FROM contents \
+             WHERE source = 'sec-form4' AND json_extract(doc, '$.extras.insider_trade.symbol') = 'NVDA'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let t: Value = serde_json::from_str(&trade).unwrap();
+    assert_eq!(t["transaction"], "bought");
+    assert_eq!(t["shares"], 5000.0);
+    assert_eq!(t["relationship"]["director"], true);
+}
+
+fn fed_feed(items: &[u32]) -> String {
+    let mut s = String::from(
+        "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<rss version=\"2.0\">\n<channel>\n\
+<title>FRB: Press Release - All Releases</title>\n<link><![CDATA[https://www.federalreserve.gov/feeds/feeds.htm]]></link>\n\
+<description><![CDATA[All recent press releases from the Federal Reserve Board]]></description>\n<language>en</language>\n",
+    );
+    for n in items {
+        let url = format!(
+            "https://www.federalreserve.gov/newsevents/pressreleases/monetary202611{n:02}a.htm"
+        );
+        s.push_str(&format!(
+            "<item>\n<title>Federal Reserve issues FOMC statement {n}</title>\n<link><![CDATA[{url}]]></link>\n\
+<guid><![CDATA[{url}]]></guid>\n<description><![CDATA[Federal Reserve issues FOMC statement {n}]]></description>\n\
+<category>Monetary Policy</category>\n<pubDate><![CDATA[{date}]]></pubDate>    \n</item>\n",
+            date = chrono::NaiveDate::from_ymd_opt(2026, 11, *n)
+                .unwrap()
+                .format("%a, %-d %b %Y 19:00:00 GMT")
+        ));
+    }
+    s.push_str("</channel>\n</rss>\n");
+    s
+}
+
+#[test]
+fn feeds_poll_with_conditional_gets() {
+    let dir = TestDir::new("src-feed");
+    let items = Arc::new(Mutex::new(vec![5u32, 4]));
+    let mock = {
+        let items = items.clone();
+        MockServer::start(move |r| {
+            let list = items.lock().unwrap().clone();
+            let etag = format!("\"v{}\"", list.len());
+            if r.header("if-none-match") == Some(etag.as_str()) {
+                return Resp {
+                    status: 304,
+                    headers: vec![("etag".into(), etag)],
+                    body: vec![],
+                };
+            }
+            Resp {
+                status: 200,
+                headers: vec![
+                    ("content-type".into(), "application/rss+xml".into()),
+                    ("etag".into(), etag),
+                ],
+                body: fed_feed(&list).into_bytes(),
+            }
+        })
+    };
+    let cfg = config(
+        &dir,
+        &format!(
+            "[[sources]]\nname = \"fed\"\nkind = \"fed\"\nurl = \"{}/feeds/press_all.xml\"\ninterval_secs = 1\n",
+            mock.base
+        ),
+    );
+    let _run = Running::spawn(sigflow().args(["run", "--no-api", "--config"]).arg(&cfg));
+    wait_until("the first releases", Duration::from_secs(20), || {
+        stored(&dir, "fed") == 2
+    });
+    wait_until("a conditional GET", Duration::from_secs(10), || {
+        mock.requests()
+            .iter()
+            .any(|r| r.header("if-none-match") == Some("\"v2\""))
+    });
+    items.lock().unwrap().insert(0, 6);
+    wait_until("the new release", Duration::from_secs(20), || {
+        stored(&dir, "fed") == 3
+    });
+    let raws = std::fs::read_dir(dir.data().join("lake/fed/raw"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(raws >= 1);
+    // Unchanged polls were answered 304 and added no raw events.
+    let raw_events = count(
+        &db(&dir.db()),
+        "SELECT COUNT(*) FROM log WHERE topic = 'raw'",
+    );
+    assert_eq!(
+        raw_events, 2,
+        "only the two changed feed bodies became raw events"
+    );
+}
