@@ -8,12 +8,15 @@
 //! record goes to the DLQ), or one item in an otherwise good payload is malformed
 //! ([`ItemError`], that item goes to the DLQ and its siblings are kept).
 
+mod congress;
+mod earnings;
 mod fed;
 mod form4;
 pub(crate) mod html;
 mod reddit;
 mod rss;
 mod sec;
+mod sec_submissions;
 mod truthsocial;
 mod x;
 pub(crate) mod xml;
@@ -66,8 +69,15 @@ pub fn normalizers() -> &'static [&'static dyn Normalizer] {
         &x::X,
         &sec::SecAtom,
         &form4::Form4,
+        &sec_submissions::SecSubmissions,
         &fed::FedRss,
         &rss::Rss,
+        &congress::HouseWatcher,
+        &congress::SenateWatcher,
+        &congress::HouseClerk,
+        &earnings::Nasdaq,
+        &earnings::Finnhub,
+        &earnings::AlphaVantage,
     ]
 }
 

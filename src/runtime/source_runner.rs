@@ -232,10 +232,10 @@ impl SourceRunner {
                 source: name.to_string(),
                 format: p.format,
                 lake_key: key,
-                content_type: if ext == "xml" {
-                    "application/xml"
-                } else {
-                    "application/json"
+                content_type: match ext {
+                    "xml" => "application/xml",
+                    "csv" => "text/csv",
+                    _ => "application/json",
                 }
                 .into(),
                 bytes: p.body.len() as u64,

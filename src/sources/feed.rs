@@ -3,7 +3,9 @@
 //! whole; items are upserts on their guid, so entries seen before change nothing.
 //!
 //! `fed` is the Federal Reserve's press-release feed (CDATA, BOM) with its own
-//! normalizer; `rss` is any RSS 2.0 / RSS 1.0 / Atom feed.
+//! normalizer; `rss` is any RSS 2.0 / RSS 1.0 / Atom feed; `congress` is a disclosure
+//! file (House/Senate Stock Watcher JSON, the House Clerk's FD index XML) named by
+//! `format`.
 //!
 //! The cursor (JSON) holds the validators and the hash of the last body delivered.
 
@@ -20,7 +22,10 @@ use crate::config::SourceConfig;
 
 const FED_PRESS: &str = "https://www.federalreserve.gov/feeds/press_all.xml";
 
+const CONGRESS_FORMATS: &[&str] = &["house-watcher", "senate-watcher", "house-clerk"];
+
 struct Settings {
+    format: &'static str,
     urls: Vec<String>,
     interval: Duration,
     http: HttpSettings,
@@ -29,6 +34,28 @@ struct Settings {
 fn read(cfg: &SourceConfig) -> (Settings, Vec<String>) {
     let fed = cfg.kind == "fed";
     let mut o = Opts::new(cfg);
+    let format = match cfg.kind.as_str() {
+        "fed" => "fed",
+        "congress" => {
+            let f = o.required(
+                "format",
+                "one of house-watcher, senate-watcher, house-clerk",
+            );
+            match CONGRESS_FORMATS.iter().find(|k| **k == f) {
+                Some(k) => k,
+                None => {
+                    if !f.is_empty() {
+                        o.errors.push(format!(
+                            "option `format`: `{f}` is not one of {}",
+                            CONGRESS_FORMATS.join(", ")
+                        ));
+                    }
+                    "house-watcher"
+                }
+            }
+        }
+        _ => "rss",
+    };
     let mut urls = o.list("urls");
     if let Some(u) = o.string("url") {
         urls.insert(0, u);
@@ -59,6 +86,7 @@ fn read(cfg: &SourceConfig) -> (Settings, Vec<String>) {
         },
     );
     let s = Settings {
+        format,
         urls,
         interval: Duration::from_secs(o.uint(
             "interval_secs",
@@ -101,7 +129,7 @@ impl FeedSource {
         }
         Ok(FeedSource {
             name: cfg.name.clone(),
-            format: if cfg.kind == "fed" { "fed" } else { "rss" },
+            format: s.format,
             http: Http::new(&cfg.name, s.http.clone())?,
             s,
             next_poll: Instant::now(),

@@ -6,6 +6,7 @@
 //! together with the new cursor.
 
 mod demo;
+mod earnings;
 mod feed;
 mod files;
 pub mod http;
@@ -80,6 +81,8 @@ pub const KINDS: &[&str] = &[
     "sec",
     "fed",
     "rss",
+    "congress",
+    "earnings",
 ];
 
 /// Checks one `[[sources]]` entry; returns every problem.
@@ -92,7 +95,8 @@ pub fn validate(cfg: &SourceConfig) -> Vec<String> {
         "truthsocial" | "mastodon" => mastodon::validate(cfg),
         "x" => x::validate(cfg),
         "sec" => sec::validate(cfg),
-        "fed" | "rss" => feed::validate(cfg),
+        "fed" | "rss" | "congress" => feed::validate(cfg),
+        "earnings" => earnings::validate(cfg),
         other => vec![format!(
             "unknown kind `{other}` (known: {})",
             KINDS.join(", ")
@@ -109,7 +113,8 @@ pub fn build(cfg: &SourceConfig) -> Result<Box<dyn Source>, String> {
         "truthsocial" | "mastodon" => Ok(Box::new(mastodon::MastodonSource::from_config(cfg)?)),
         "x" => Ok(Box::new(x::XSource::from_config(cfg)?)),
         "sec" => Ok(Box::new(sec::SecSource::from_config(cfg)?)),
-        "fed" | "rss" => Ok(Box::new(feed::FeedSource::from_config(cfg)?)),
+        "fed" | "rss" | "congress" => Ok(Box::new(feed::FeedSource::from_config(cfg)?)),
+        "earnings" => Ok(Box::new(earnings::EarningsSource::from_config(cfg)?)),
         other => Err(format!("unknown source kind `{other}`")),
     }
 }

@@ -29,6 +29,9 @@ const SEEN_CAP: usize = 20_000;
 
 struct Settings {
     forms: Vec<String>,
+    /// Companies whose submissions JSON is polled too (data.sec.gov).
+    ciks: Vec<String>,
+    data_base: String,
     interval: Duration,
     backfill: u64,
     max_pages: u64,
@@ -65,8 +68,27 @@ fn read(cfg: &SourceConfig) -> (Settings, Vec<String>) {
     if let Some(u) = ua {
         http.user_agent = u;
     }
+    let ciks: Vec<String> = o
+        .list("ciks")
+        .into_iter()
+        .map(|c| format!("{:0>10}", c.trim_start_matches("CIK")))
+        .collect();
+    if let Some(bad) = ciks
+        .iter()
+        .find(|c| !c.bytes().all(|b| b.is_ascii_digit()) || c.len() > 10)
+    {
+        o.errors
+            .push(format!("option `ciks`: `{bad}` is not a CIK number"));
+    }
+    let data_base = o
+        .string("data_base_url")
+        .unwrap_or_else(|| "https://data.sec.gov".into())
+        .trim_end_matches('/')
+        .to_string();
     let s = Settings {
         forms,
+        ciks,
+        data_base,
         interval: Duration::from_secs(o.uint("interval_secs", 60, 1, 86_400)),
         backfill: o.uint("backfill", 40, 0, 100),
         max_pages: o.uint("max_pages", 3, 1, 50),
@@ -85,6 +107,9 @@ pub(super) fn validate(cfg: &SourceConfig) -> Vec<String> {
 struct Cursor {
     #[serde(default)]
     seen: Vec<String>,
+    /// Hash of the last submissions file delivered, per CIK.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    submissions: std::collections::BTreeMap<String, String>,
 }
 
 /// One entry of the feed, as the source needs it.
@@ -266,10 +291,21 @@ impl Source for SecSource {
                 }
             }
         }
+        let mut submissions = false;
+        for cik in self.s.ciks.clone() {
+            let url = format!("{}/submissions/CIK{cik}.json", self.s.data_base);
+            let r = self.http.get(&url, &[]).await?;
+            let sha = crate::lake::sha256_hex(&r.body);
+            if cur.submissions.get(&cik) != Some(&sha) {
+                out.push(payload("sec-submissions", r.body, &url));
+                cur.submissions.insert(cik, sha);
+                submissions = true;
+            }
+        }
         if details_left > 0 {
             self.next_poll = Instant::now() + self.s.interval;
         }
-        if handled.is_empty() && !first {
+        if handled.is_empty() && !first && !submissions {
             return Ok(Poll::Idle(self.s.interval));
         }
         handled.extend(cur.seen);

@@ -9,6 +9,7 @@ mod crash;
 mod demo;
 mod enrich;
 mod enrich_state;
+mod fixtures;
 mod mock_http;
 mod outage;
 mod replay;
