@@ -4,6 +4,7 @@
 mod contents;
 mod dlq;
 mod health;
+mod ingest;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::json;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub max_page_size: usize,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// Sources that accept pushes (`POST /api/v1/ingest/{name}`).
+    pub webhooks: Arc<Vec<crate::sources::webhook::WebhookSpec>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -42,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/contents", get(contents::list))
         .route("/api/v1/contents/{id}", get(contents::one))
         .route("/api/v1/dlq", get(dlq::list))
+        .route("/api/v1/ingest/{source}", post(ingest::push))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(
@@ -61,6 +65,15 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    pub fn new(status: StatusCode, m: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: m.into(),
+        }
+    }
+    pub fn unavailable(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, m)
+    }
     pub fn bad_request(m: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,

@@ -13,6 +13,7 @@ mod earnings;
 mod fed;
 mod form4;
 pub(crate) mod html;
+mod jsonl;
 mod reddit;
 mod rss;
 mod sec;
@@ -72,6 +73,7 @@ pub fn normalizers() -> &'static [&'static dyn Normalizer] {
         &sec_submissions::SecSubmissions,
         &fed::FedRss,
         &rss::Rss,
+        &jsonl::Jsonl,
         &congress::HouseWatcher,
         &congress::SenateWatcher,
         &congress::HouseClerk,

@@ -152,6 +152,7 @@ impl Pipeline {
                 max_page_size: self.cfg.api.max_page_size,
                 max_body_bytes: self.cfg.api.max_body_bytes,
                 request_timeout: Duration::from_secs(self.cfg.api.request_timeout_secs),
+                webhooks: Arc::new(crate::sources::webhook::specs(&self.cfg.sources)),
             });
             let mut stop = stop_rx.clone();
             tasks.spawn(async move {

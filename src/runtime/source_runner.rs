@@ -227,29 +227,7 @@ impl SourceRunner {
                     }
                 }
             }
-            let event = RawEvent {
-                schema_version: RAW_SCHEMA_VERSION,
-                source: name.to_string(),
-                format: p.format,
-                lake_key: key,
-                content_type: match ext {
-                    "xml" => "application/xml",
-                    "csv" => "text/csv",
-                    _ => "application/json",
-                }
-                .into(),
-                bytes: p.body.len() as u64,
-                sha256: sha,
-                observed_at,
-                meta: p.meta,
-            };
-            let key = event.key().into_bytes();
-            let value = serde_json::to_vec(&event).expect("raw events serialize");
-            appends.push(Append {
-                topic: TOPIC_RAW.into(),
-                key: Some(key),
-                value,
-            });
+            appends.push(raw_append(name, p, key, sha, observed_at));
         }
         let n = appends.len() as u64;
         let mut attempt = 0;
@@ -300,5 +278,41 @@ mod tests {
         b.success();
         let (wait, open) = b.failure(&backoff);
         assert!(!open && wait <= Duration::from_millis(10));
+    }
+}
+
+/// The `raw` event of a payload already filed in the lake under `key`: what the
+/// source runner and the webhook endpoint append.
+pub fn raw_append(
+    source: &str,
+    p: Payload,
+    key: String,
+    sha: String,
+    observed_at: chrono::DateTime<Utc>,
+) -> Append {
+    let ext = crate::normalize::find(&p.format)
+        .map(|n| n.ext())
+        .unwrap_or("bin");
+    let event = RawEvent {
+        schema_version: RAW_SCHEMA_VERSION,
+        source: source.to_string(),
+        format: p.format,
+        lake_key: key,
+        content_type: match ext {
+            "xml" => "application/xml",
+            "csv" => "text/csv",
+            "jsonl" => "application/x-ndjson",
+            _ => "application/json",
+        }
+        .into(),
+        bytes: p.body.len() as u64,
+        sha256: sha,
+        observed_at,
+        meta: p.meta,
+    };
+    Append {
+        topic: TOPIC_RAW.into(),
+        key: Some(event.key().into_bytes()),
+        value: serde_json::to_vec(&event).expect("raw events serialize"),
     }
 }

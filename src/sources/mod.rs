@@ -15,6 +15,7 @@ pub mod opts;
 mod reddit;
 mod sec;
 mod synthetic;
+pub mod webhook;
 mod x;
 
 use std::time::Duration;
@@ -83,6 +84,7 @@ pub const KINDS: &[&str] = &[
     "rss",
     "congress",
     "earnings",
+    "webhook",
 ];
 
 /// Checks one `[[sources]]` entry; returns every problem.
@@ -97,6 +99,7 @@ pub fn validate(cfg: &SourceConfig) -> Vec<String> {
         "sec" => sec::validate(cfg),
         "fed" | "rss" | "congress" => feed::validate(cfg),
         "earnings" => earnings::validate(cfg),
+        "webhook" => webhook::validate(cfg),
         other => vec![format!(
             "unknown kind `{other}` (known: {})",
             KINDS.join(", ")
@@ -115,6 +118,7 @@ pub fn build(cfg: &SourceConfig) -> Result<Box<dyn Source>, String> {
         "sec" => Ok(Box::new(sec::SecSource::from_config(cfg)?)),
         "fed" | "rss" | "congress" => Ok(Box::new(feed::FeedSource::from_config(cfg)?)),
         "earnings" => Ok(Box::new(earnings::EarningsSource::from_config(cfg)?)),
+        "webhook" => Ok(Box::new(webhook::WebhookSource::from_config(cfg)?)),
         other => Err(format!("unknown source kind `{other}`")),
     }
 }

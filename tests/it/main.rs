@@ -17,3 +17,4 @@ mod runner;
 mod sources;
 mod sources_more;
 mod util;
+mod webhook;
