@@ -256,31 +256,6 @@ impl SourceRunner {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn breaker_opens_after_a_run_of_failures_and_closes_on_success() {
-        let backoff = Backoff {
-            initial: Duration::from_millis(10),
-            max: Duration::from_millis(100),
-        };
-        let mut b = Breaker::new(BreakerSettings {
-            failures: 3,
-            cooldown: Duration::from_secs(60),
-        });
-        assert!(!b.failure(&backoff).1);
-        assert!(!b.failure(&backoff).1);
-        assert_eq!(b.failure(&backoff), (Duration::from_secs(60), true));
-        // Still open: every further failure waits the cooldown.
-        assert_eq!(b.failure(&backoff), (Duration::from_secs(60), true));
-        b.success();
-        let (wait, open) = b.failure(&backoff);
-        assert!(!open && wait <= Duration::from_millis(10));
-    }
-}
-
 /// The `raw` event of a payload already filed in the lake under `key`: what the
 /// source runner and the webhook endpoint append.
 pub fn raw_append(
@@ -314,5 +289,30 @@ pub fn raw_append(
         topic: TOPIC_RAW.into(),
         key: Some(event.key().into_bytes()),
         value: serde_json::to_vec(&event).expect("raw events serialize"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breaker_opens_after_a_run_of_failures_and_closes_on_success() {
+        let backoff = Backoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_millis(100),
+        };
+        let mut b = Breaker::new(BreakerSettings {
+            failures: 3,
+            cooldown: Duration::from_secs(60),
+        });
+        assert!(!b.failure(&backoff).1);
+        assert!(!b.failure(&backoff).1);
+        assert_eq!(b.failure(&backoff), (Duration::from_secs(60), true));
+        // Still open: every further failure waits the cooldown.
+        assert_eq!(b.failure(&backoff), (Duration::from_secs(60), true));
+        b.success();
+        let (wait, open) = b.failure(&backoff);
+        assert!(!open && wait <= Duration::from_millis(10));
     }
 }
