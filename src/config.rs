@@ -64,7 +64,7 @@ pub struct LoggingConfig {
 
 /// One `[[sources]]` entry: common keys, plus kind-specific options checked by the
 /// source registry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SourceConfig {
     pub name: String,
     pub kind: String,

@@ -18,6 +18,8 @@ pub enum Status {
     Done,
     /// Stopped on a fatal error.
     Failed,
+    /// Stopped on purpose (a paused source).
+    Paused,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -91,14 +93,24 @@ impl Health {
         });
     }
 
+    pub fn remove(&self, name: &str) {
+        self.inner
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+    }
+
     pub fn snapshot(&self) -> BTreeMap<String, ComponentHealth> {
         self.inner.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Ready when nothing is failing or retrying.
     pub fn ready(&self) -> bool {
-        self.snapshot()
-            .values()
-            .all(|c| matches!(c.status, Status::Ok | Status::Done | Status::Starting))
+        self.snapshot().values().all(|c| {
+            matches!(
+                c.status,
+                Status::Ok | Status::Done | Status::Starting | Status::Paused
+            )
+        })
     }
 }

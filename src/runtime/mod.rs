@@ -8,6 +8,7 @@ mod committer;
 mod health;
 mod pipeline;
 mod source_runner;
+mod source_supervisor;
 mod stage_runner;
 
 pub use backoff::{Backoff, sleep_or_shutdown};
@@ -15,4 +16,5 @@ pub use commit::commit;
 pub use health::{ComponentHealth, Health, Status};
 pub use pipeline::{BuildError, Pipeline, RunOptions, RunSummary, idle};
 pub use source_runner::{BreakerSettings, SourceRunner, raw_append};
+pub use source_supervisor::{Progress, SourceSupervisor};
 pub use stage_runner::{RunnerConfig, StageRunner};

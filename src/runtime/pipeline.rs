@@ -8,20 +8,17 @@ use std::fs::File;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::health::{Health, Status};
-use super::source_runner::SourceRunner;
 use super::stage_runner::{RunnerConfig, StageRunner};
 use crate::config::Config;
 use crate::error::StageError;
 use crate::lake::Lake;
 use crate::log::{EventLog, TOPICS, TopicSpec};
-use crate::sources::Source;
 use crate::stages::{EnrichStage, NormalizeStage, Stage};
 use crate::store::{SqliteDb, Store, StoreCounts};
 
@@ -45,7 +42,6 @@ pub struct Pipeline {
     pub lake: Arc<dyn Lake>,
     pub health: Health,
     stages: Vec<Arc<dyn Stage>>,
-    sources: Vec<Box<dyn Source>>,
     /// Held while the pipeline lives: two pipelines on one database would fight over
     /// consumer offsets.
     _lock: Option<File>,
@@ -93,12 +89,11 @@ impl Pipeline {
             Arc::new(NormalizeStage::new(lake.clone())),
             Arc::new(EnrichStage::new(chain, state)),
         ];
-        let mut sources = Vec::new();
+        // Fail fast on a source the file defines but that cannot be built; the
+        // supervisor builds them again when it starts them.
         for s in cfg.sources.iter().filter(|s| s.enabled) {
-            sources.push(
-                crate::sources::build(s)
-                    .map_err(|e| BuildError::Other(format!("source {}: {e}", s.name)))?,
-            );
+            crate::sources::build(s)
+                .map_err(|e| BuildError::Other(format!("source {}: {e}", s.name)))?;
         }
         Ok(Pipeline {
             cfg,
@@ -108,7 +103,6 @@ impl Pipeline {
             lake,
             health: Health::default(),
             stages,
-            sources,
             _lock: lock,
         })
     }
@@ -120,7 +114,7 @@ impl Pipeline {
     /// Runs until `signal` resolves, the pipeline goes idle (with `exit_when_idle`), or
     /// a stage fails fatally (returned as the error).
     pub async fn run(
-        mut self,
+        self,
         opts: RunOptions,
         signal: impl Future<Output = ()>,
     ) -> Result<RunSummary, anyhow::Error> {
@@ -176,27 +170,23 @@ impl Pipeline {
             tasks.spawn(runner.run(stop_rx.clone()));
         }
 
-        let mut source_done = Vec::new();
+        let progress = Arc::new(super::source_supervisor::Progress::default());
         if opts.start_sources {
-            for source in std::mem::take(&mut self.sources) {
-                let done = Arc::new(AtomicBool::new(false));
-                source_done.push(done.clone());
-                let runner = SourceRunner {
-                    source,
-                    log: self.log.clone(),
-                    store: self.store.clone(),
-                    lake: self.lake.clone(),
-                    backoff: self.cfg.backoff(),
-                    health: self.health.clone(),
-                    done,
-                    breaker: self.cfg.breaker(),
-                };
-                let stop = stop_rx.clone();
-                tasks.spawn(async move {
-                    runner.run(stop).await;
-                    Ok(())
-                });
-            }
+            let supervisor = super::source_supervisor::SourceSupervisor {
+                config: self.cfg.sources.clone(),
+                log: self.log.clone(),
+                store: self.store.clone(),
+                lake: self.lake.clone(),
+                backoff: self.cfg.backoff(),
+                breaker: self.cfg.breaker(),
+                health: self.health.clone(),
+                progress: progress.clone(),
+            };
+            let stop = stop_rx.clone();
+            tasks.spawn(async move {
+                supervisor.run(stop).await;
+                Ok(())
+            });
         }
 
         {
@@ -224,7 +214,7 @@ impl Pipeline {
             }
             loop {
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                if source_done.iter().all(|d| d.load(Ordering::SeqCst))
+                if (!opts.start_sources || progress.all_done())
                     && idle(self.log.as_ref(), self.store.as_ref(), &self.stages)
                         .await
                         .unwrap_or(false)

@@ -5,6 +5,7 @@
 //! (crate::runtime::SourceRunner) writes them to the lake and commits the raw events
 //! together with the new cursor.
 
+pub mod catalog;
 mod demo;
 mod earnings;
 mod feed;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::model::Content;
@@ -203,6 +203,49 @@ pub trait Store: Send + Sync {
     async fn counts(&self) -> Result<StoreCounts, StoreError>;
     /// A cheap round trip for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Source definitions and overrides made at run time.
+    async fn source_defs(&self) -> Result<Vec<SourceDef>, StoreError>;
+    /// Inserts or replaces one (by name).
+    async fn put_source_def(&self, def: &SourceDef) -> Result<(), StoreError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceState {
+    Active,
+    Paused,
+    Removed,
+}
+
+impl SourceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceState::Active => "active",
+            SourceState::Paused => "paused",
+            SourceState::Removed => "removed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<SourceState> {
+        match s {
+            "active" => Some(SourceState::Active),
+            "paused" => Some(SourceState::Paused),
+            "removed" => Some(SourceState::Removed),
+            _ => None,
+        }
+    }
+}
+
+/// A source added, paused, resumed or removed at run time, or quarantined for parser
+/// drift. `kind`/`options` are set for sources defined at run time; None means the
+/// row only overrides a source of the config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceDef {
+    pub name: String,
+    pub state: SourceState,
+    pub kind: Option<String>,
+    pub options: Option<serde_json::Value>,
+    pub quarantine: Option<String>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// An opened store, and its SQLite database when it has one (the embedded log lives

@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Commit, ContentQuery, DeadLetter, OffsetCommit, SqliteDb, Store, StoreCounts, StoreError,
-    StoredDeadLetter, Write,
+    Commit, ContentQuery, DeadLetter, OffsetCommit, SourceDef, SourceState, SqliteDb, Store,
+    StoreCounts, StoreError, StoredDeadLetter, Write,
 };
 use crate::model::{Content, from_micros, now_micros, to_micros};
 
@@ -474,6 +474,62 @@ impl Store for SqliteStore {
             })
             .await
     }
+
+    async fn source_defs(&self) -> Result<Vec<SourceDef>, StoreError> {
+        self.db.read(|conn| source_defs_on(conn)).await
+    }
+
+    async fn put_source_def(&self, def: &SourceDef) -> Result<(), StoreError> {
+        let def = def.clone();
+        self.db
+            .write(move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO source_defs (name, state, kind, options, quarantine, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(name) DO UPDATE SET state = excluded.state, \
+                     kind = excluded.kind, options = excluded.options, quarantine = excluded.quarantine, \
+                     updated_at = excluded.updated_at",
+                )?
+                .execute(params![
+                    def.name,
+                    def.state.as_str(),
+                    def.kind,
+                    def.options.as_ref().map(|o| o.to_string()),
+                    def.quarantine,
+                    to_micros(def.updated_at)
+                ])?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+fn source_defs_on(conn: &Connection) -> Result<Vec<SourceDef>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT name, state, kind, options, quarantine, updated_at FROM source_defs ORDER BY name",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, Option<String>>(4)?,
+            r.get::<_, i64>(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (name, state, kind, options, quarantine, at) = row?;
+        out.push(SourceDef {
+            state: SourceState::parse(&state).unwrap_or(SourceState::Active),
+            options: options.and_then(|o| serde_json::from_str(&o).ok()),
+            name,
+            kind,
+            quarantine,
+            updated_at: from_micros(at),
+        });
+    }
+    Ok(out)
 }
 
 fn query_contents(

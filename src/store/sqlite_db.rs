@@ -19,6 +19,7 @@ use super::StoreError;
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_enrich_state.sql")),
+    (3, include_str!("../../migrations/0003_sources.sql")),
 ];
 
 #[derive(Debug, Clone)]

@@ -77,6 +77,12 @@ impl Store for Refusing {
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
+    async fn source_defs(&self) -> Result<Vec<sigflow::store::SourceDef>, StoreError> {
+        self.inner.source_defs().await
+    }
+    async fn put_source_def(&self, d: &sigflow::store::SourceDef) -> Result<(), StoreError> {
+        self.inner.put_source_def(d).await
+    }
 }
 
 /// Stores each input record (a Content document) as is.
