@@ -32,6 +32,7 @@ pub struct PipelineConfig {
     pub retry_max_ms: u64,
     pub breaker_failures: u32,
     pub breaker_cooldown_secs: u64,
+    pub drift_threshold: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -276,6 +277,13 @@ impl Config {
                 &mut errors,
                 "pipeline.breaker_failures",
                 u64::from(p.breaker_failures),
+                1,
+                1000,
+            );
+            range(
+                &mut errors,
+                "pipeline.drift_threshold",
+                u64::from(p.drift_threshold),
                 1,
                 1000,
             );

@@ -23,7 +23,15 @@ pub async fn push(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let Some(spec) = st.webhooks.iter().find(|w| w.name == source) else {
+    // The catalog, not the config file alone: a webhook added at run time works too.
+    let entries = crate::sources::catalog::load(&st.config_sources, st.store.as_ref()).await?;
+    let configs: Vec<crate::config::SourceConfig> = entries
+        .into_iter()
+        .filter(|e| e.state == crate::store::SourceState::Active && e.cfg.name == source)
+        .map(|e| e.config)
+        .collect();
+    let specs = crate::sources::webhook::specs(&configs);
+    let Some(spec) = specs.first() else {
         return Err(ApiError::not_found(format!(
             "no webhook source named `{source}` (configure a source of kind \"webhook\")"
         )));

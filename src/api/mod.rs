@@ -5,6 +5,7 @@ mod contents;
 mod dlq;
 mod health;
 mod ingest;
+mod sources;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde_json::json;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -32,8 +33,8 @@ pub struct AppState {
     pub max_page_size: usize,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
-    /// Sources that accept pushes (`POST /api/v1/ingest/{name}`).
-    pub webhooks: Arc<Vec<crate::sources::webhook::WebhookSpec>>,
+    /// The config file's sources (the catalog overlays run-time changes on them).
+    pub config_sources: Arc<Vec<crate::config::SourceConfig>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -46,6 +47,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/contents/{id}", get(contents::one))
         .route("/api/v1/dlq", get(dlq::list))
         .route("/api/v1/ingest/{source}", post(ingest::push))
+        .route("/api/v1/sources", get(sources::list).post(sources::add))
+        .route("/api/v1/sources/{name}", delete(sources::remove))
+        .route("/api/v1/sources/{name}/{action}", post(sources::action))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(

@@ -7,6 +7,7 @@ mod enrich;
 mod parse;
 mod replay;
 mod run;
+mod sources;
 mod topics;
 mod validate;
 
@@ -51,6 +52,8 @@ pub enum Command {
     Enrich(enrich::EnrichArgs),
     /// Inspect and replay the dead-letter queue.
     Dlq(dlq::DlqArgs),
+    /// Manage sources while the pipeline runs: list, add, pause, resume, remove, test, reparse.
+    Sources(sources::SourcesArgs),
     /// Re-run a stage from a log offset or a time (e.g. after changing a parser).
     Replay(replay::ReplayArgs),
     /// Show topics, partitions and consumer positions of the event log.
@@ -119,6 +122,7 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Parse(a) => parse::run(a),
         Command::Enrich(a) => enrich::run(a),
         Command::Dlq(a) => dlq::run(a).await,
+        Command::Sources(a) => sources::run(a).await,
         Command::Replay(a) => replay::run(a).await,
         Command::Topics(a) => topics::run(a).await,
         Command::Bench(a) => crate::bench::run(a).await,

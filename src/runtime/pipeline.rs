@@ -84,9 +84,15 @@ impl Pipeline {
             })
             .await?;
         }
+        let health = Health::default();
         let chain = crate::enrich::Chain::new(&cfg.enrich).map_err(BuildError::Other)?;
         let stages: Vec<Arc<dyn Stage>> = vec![
-            Arc::new(NormalizeStage::new(lake.clone())),
+            Arc::new(NormalizeStage::new(
+                lake.clone(),
+                store.clone(),
+                health.clone(),
+                cfg.pipeline.drift_threshold,
+            )),
             Arc::new(EnrichStage::new(chain, state)),
         ];
         // Fail fast on a source the file defines but that cannot be built; the
@@ -101,7 +107,7 @@ impl Pipeline {
             db,
             log,
             lake,
-            health: Health::default(),
+            health,
             stages,
             _lock: lock,
         })
@@ -146,7 +152,7 @@ impl Pipeline {
                 max_page_size: self.cfg.api.max_page_size,
                 max_body_bytes: self.cfg.api.max_body_bytes,
                 request_timeout: Duration::from_secs(self.cfg.api.request_timeout_secs),
-                webhooks: Arc::new(crate::sources::webhook::specs(&self.cfg.sources)),
+                config_sources: Arc::new(self.cfg.sources.clone()),
             });
             let mut stop = stop_rx.clone();
             tasks.spawn(async move {

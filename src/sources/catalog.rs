@@ -47,7 +47,7 @@ pub fn effective(config: &[SourceConfig], defs: &[SourceDef]) -> Vec<Entry> {
     for c in config {
         let def = defs.iter().find(|d| d.name == c.name);
         // A run-time definition with the same name replaces the file's.
-        let (cfg, origin) = match def.and_then(|d| runtime_config(d)) {
+        let (cfg, origin) = match def.and_then(runtime_config) {
             Some(rc) => (rc, "runtime"),
             None => (c.clone(), "config"),
         };

@@ -1,7 +1,17 @@
 //! normalize: `raw` → `content`. Reads the payload the raw event names from the lake
 //! and maps it with the format's normalizer.
+//!
+//! **Parser drift quarantine.** When a source's payloads stop being readable — the
+//! whole payload, or every item in it — `drift_threshold` times in a row, the platform
+//! has most likely changed its shape. The source is quarantined (stored, so it holds
+//! across restarts): its payloads are no longer parsed but dead-lettered as `unparsed`
+//! (the raw bytes stay in the lake), a `parser:{source}` health error and a metric say
+//! so, and every other source goes on. `sigflow sources reparse NAME` lifts it after a
+//! fix and re-queues the unparsed payloads.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -11,15 +21,127 @@ use crate::lake::Lake;
 use crate::log::{LogRecord, TOPIC_CONTENT, TOPIC_RAW};
 use crate::model::RawEvent;
 use crate::normalize::{self, RawContext};
-use crate::store::Append;
+use crate::runtime::{Health, Status};
+use crate::store::{Append, SourceDef, SourceState, Store};
 
 pub struct NormalizeStage {
     lake: Arc<dyn Lake>,
+    store: Arc<dyn Store>,
+    health: Health,
+    drift_threshold: u32,
+    /// Unreadable payloads in a row, per source.
+    strikes: Mutex<HashMap<String, u32>>,
+    /// Quarantined sources (name → reason), as last read from the store.
+    quarantined: tokio::sync::Mutex<(Option<Instant>, HashMap<String, String>)>,
 }
 
+/// How stale the cached quarantine list may be: a `reparse` applies within this.
+const QUARANTINE_REFRESH: Duration = Duration::from_secs(1);
+
 impl NormalizeStage {
-    pub fn new(lake: Arc<dyn Lake>) -> Self {
-        NormalizeStage { lake }
+    pub fn new(
+        lake: Arc<dyn Lake>,
+        store: Arc<dyn Store>,
+        health: Health,
+        drift_threshold: u32,
+    ) -> Self {
+        NormalizeStage {
+            lake,
+            store,
+            health,
+            drift_threshold,
+            strikes: Mutex::new(HashMap::new()),
+            quarantined: tokio::sync::Mutex::new((None, HashMap::new())),
+        }
+    }
+
+    /// The reason `source` is quarantined, if it is (store read at most once a second).
+    async fn quarantine_of(&self, source: &str) -> Result<Option<String>, StageError> {
+        let mut q = self.quarantined.lock().await;
+        if q.0.is_none_or(|t| t.elapsed() >= QUARANTINE_REFRESH) {
+            let now: HashMap<String, String> = self
+                .store
+                .source_defs()
+                .await?
+                .into_iter()
+                .filter_map(|d| d.quarantine.map(|r| (d.name, r)))
+                .collect();
+            for lifted in q.1.keys().filter(|k| !now.contains_key(*k)) {
+                tracing::info!(source = %lifted, "parser quarantine lifted");
+                self.health.remove(&format!("parser:{lifted}"));
+                metrics::gauge!("sigflow_source_quarantined", "source" => lifted.clone()).set(0.0);
+            }
+            for (name, reason) in now.iter().filter(|(k, _)| !q.1.contains_key(*k)) {
+                self.flag(name, reason);
+            }
+            *q = (Some(Instant::now()), now);
+        }
+        Ok(q.1.get(source).cloned())
+    }
+
+    fn flag(&self, source: &str, reason: &str) {
+        let comp = format!("parser:{source}");
+        if !self.health.snapshot().contains_key(&comp) {
+            self.health.register(&comp);
+        }
+        self.health.set_status(
+            &comp,
+            Status::Failed,
+            Some(format!("parser drift, quarantined: {reason}")),
+        );
+        metrics::gauge!("sigflow_source_quarantined", "source" => source.to_string()).set(1.0);
+    }
+
+    /// Counts an unreadable payload; quarantines the source at the threshold.
+    async fn strike(&self, source: &str, format: &str, error: &str) -> Result<bool, StageError> {
+        let n = {
+            let mut s = self.strikes.lock().unwrap_or_else(|p| p.into_inner());
+            let n = s.entry(source.to_string()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        if n < self.drift_threshold {
+            return Ok(false);
+        }
+        let reason = format!("{n} payloads in a row unreadable as `{format}`; last: {error}");
+        let mut def = self
+            .store
+            .source_defs()
+            .await?
+            .into_iter()
+            .find(|d| d.name == source)
+            .unwrap_or(SourceDef {
+                name: source.to_string(),
+                state: SourceState::Active,
+                kind: None,
+                options: None,
+                quarantine: None,
+                updated_at: chrono::Utc::now(),
+            });
+        if def.quarantine.is_none() {
+            tracing::error!(
+                source,
+                format,
+                error,
+                "parser drift: source quarantined; fix the parser, then `sigflow sources reparse {source}`"
+            );
+            metrics::counter!("sigflow_parser_drift_total", "source" => source.to_string())
+                .increment(1);
+            def.quarantine = Some(reason.clone());
+            def.updated_at = chrono::Utc::now();
+            self.store.put_source_def(&def).await?;
+        }
+        self.flag(source, &reason);
+        let mut q = self.quarantined.lock().await;
+        q.1.insert(source.to_string(), reason);
+        Ok(true)
+    }
+
+    fn clear_strikes(&self, source: &str) {
+        self.strikes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(source);
     }
 }
 
@@ -46,13 +168,41 @@ impl Stage for NormalizeStage {
                 normalize::names().join(", ")
             ))
         })?;
+        if let Some(reason) = self.quarantine_of(&raw.source).await? {
+            return Err(StageError::poison(format!(
+                "unparsed: source `{}` is quarantined for parser drift ({reason}); fix the parser, then run `sigflow sources reparse {}`",
+                raw.source, raw.source
+            )));
+        }
         let body = self.lake.get(&raw.lake_key).await?;
         let cx = RawContext {
             fetched_by: &raw.source,
             lake_key: &raw.lake_key,
             observed_at: raw.observed_at,
         };
-        let items = normalizer.normalize(&body, &cx)?;
+        let result = normalizer.normalize(&body, &cx);
+        let unreadable = match &result {
+            Err(e) => Some(e.0.clone()),
+            Ok(items) if !items.is_empty() && items.iter().all(Result::is_err) => {
+                items.iter().find_map(|i| {
+                    i.as_ref()
+                        .err()
+                        .map(|e| format!("every item failed, e.g. {}", e.error))
+                })
+            }
+            Ok(_) => None,
+        };
+        match unreadable {
+            Some(err) => {
+                if self.strike(&raw.source, &raw.format, &err).await?
+                    && let Err(e) = result
+                {
+                    return Err(StageError::poison(format!("{e} (source now quarantined)")));
+                }
+            }
+            None => self.clear_strikes(&raw.source),
+        }
+        let items = result?;
         let mut fx = Effects::default();
         for item in items {
             match item {

@@ -476,7 +476,7 @@ impl Store for SqliteStore {
     }
 
     async fn source_defs(&self) -> Result<Vec<SourceDef>, StoreError> {
-        self.db.read(|conn| source_defs_on(conn)).await
+        self.db.read(source_defs_on).await
     }
 
     async fn put_source_def(&self, def: &SourceDef) -> Result<(), StoreError> {

@@ -15,6 +15,7 @@ mod outage;
 mod replay;
 mod runner;
 mod sources;
+mod sources_live;
 mod sources_more;
 mod util;
 mod webhook;
