@@ -81,35 +81,61 @@ pub async fn run(a: SourcesArgs) -> anyhow::Result<ExitCode> {
     match a.command {
         SourcesCommand::List { json } => {
             let entries = catalog::load(&cfg.sources, store.as_ref()).await?;
+            // A running pipeline knows each source's health; ask it, briefly.
+            let live = live_health(&cfg.api.listen).await;
             if !json {
                 println!(
-                    "{:<20} {:<12} {:<8} {:<8} CURSOR / NOTE",
-                    "NAME", "KIND", "STATE", "ORIGIN"
+                    "{:<16} {:<11} {:<7} {:<7} {:<9} {:<20} {:<20} NOTE",
+                    "NAME", "KIND", "STATE", "ORIGIN", "HEALTH", "LAST SUCCESS", "NEXT POLL"
                 );
             }
             for e in &entries {
                 let cursor = store.cursor(&e.cfg.name).await?;
+                let h = live.as_ref().and_then(|l| l.get(&e.cfg.name)).cloned();
                 if json {
                     let mut v = serde_json::to_value(e)?;
                     v["cursor"] = serde_json::json!(cursor);
+                    v["health"] = h.unwrap_or(serde_json::Value::Null);
                     println!("{v}");
                     continue;
                 }
-                let note = match (&e.quarantine, &cursor) {
+                let field = |k: &str| {
+                    h.as_ref()
+                        .and_then(|h| h[k].as_str())
+                        .map(|s| s.chars().take(19).collect::<String>())
+                        .unwrap_or_else(|| "-".into())
+                };
+                let note = match (
+                    &e.quarantine,
+                    h.as_ref().and_then(|h| h["last_error"].as_str()),
+                ) {
                     (Some(q), _) => format!("QUARANTINED: {q}"),
-                    (None, Some(c)) => c.chars().take(60).collect(),
-                    (None, None) => "-".into(),
+                    (None, Some(err)) => format!("last error: {err}"),
+                    (None, None) => cursor
+                        .map(|c| c.chars().take(50).collect())
+                        .unwrap_or_default(),
                 };
                 println!(
-                    "{:<20} {:<12} {:<8} {:<8} {note}",
+                    "{:<16} {:<11} {:<7} {:<7} {:<9} {:<20} {:<20} {note}",
                     e.cfg.name,
                     e.cfg.kind,
                     e.state.as_str(),
-                    e.origin
+                    e.origin,
+                    field("status"),
+                    field("last_success"),
+                    field("next_poll"),
                 );
             }
             if !json {
-                eprintln!("{} source(s)", entries.len());
+                eprintln!(
+                    "{} source(s){}",
+                    entries.len(),
+                    if live.is_some() {
+                        ""
+                    } else {
+                        " (no running pipeline answered on the API address: health not shown)"
+                    }
+                );
             }
         }
         SourcesCommand::Add {
@@ -248,4 +274,27 @@ async fn state(
         }
     );
     Ok(())
+}
+
+/// Each source's health from a running pipeline's API, if one answers within a second.
+async fn live_health(listen: &str) -> Option<std::collections::HashMap<String, serde_json::Value>> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(1))
+        .build()
+        .ok()?;
+    let v: serde_json::Value = client
+        .get(format!("http://{listen}/api/v1/sources"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    Some(
+        v["items"]
+            .as_array()?
+            .iter()
+            .filter_map(|s| Some((s["name"].as_str()?.to_string(), s["health"].clone())))
+            .collect(),
+    )
 }

@@ -10,6 +10,7 @@ mod demo;
 mod earnings;
 mod feed;
 mod files;
+mod fomc;
 pub mod http;
 mod mastodon;
 pub mod opts;
@@ -86,6 +87,7 @@ pub const KINDS: &[&str] = &[
     "congress",
     "earnings",
     "webhook",
+    "fomc",
 ];
 
 /// Checks one `[[sources]]` entry; returns every problem.
@@ -101,6 +103,7 @@ pub fn validate(cfg: &SourceConfig) -> Vec<String> {
         "fed" | "rss" | "congress" => feed::validate(cfg),
         "earnings" => earnings::validate(cfg),
         "webhook" => webhook::validate(cfg),
+        "fomc" => fomc::validate(cfg),
         other => vec![format!(
             "unknown kind `{other}` (known: {})",
             KINDS.join(", ")
@@ -120,6 +123,7 @@ pub fn build(cfg: &SourceConfig) -> Result<Box<dyn Source>, String> {
         "fed" | "rss" | "congress" => Ok(Box::new(feed::FeedSource::from_config(cfg)?)),
         "earnings" => Ok(Box::new(earnings::EarningsSource::from_config(cfg)?)),
         "webhook" => Ok(Box::new(webhook::WebhookSource::from_config(cfg)?)),
+        "fomc" => Ok(Box::new(fomc::FomcSource::from_config(cfg)?)),
         other => Err(format!("unknown source kind `{other}`")),
     }
 }

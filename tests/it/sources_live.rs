@@ -125,9 +125,13 @@ fn sources_are_added_paused_tested_and_removed_while_running() {
         stored_from(&dir, "alpha") == 3
     });
     let (_, list, _) = cli(&["list"]);
+    let row = list
+        .lines()
+        .find(|l| l.starts_with("alpha"))
+        .unwrap_or_else(|| panic!("{list}"));
     assert!(
-        list.contains("alpha") && list.contains("active") && list.contains("runtime"),
-        "{list}"
+        row.contains("active") && row.contains("runtime") && row.contains(" ok "),
+        "the live health of a running pipeline is shown: {list}"
     );
 
     // Pause: polling stops; /readyz says paused.
