@@ -73,6 +73,8 @@ fn read(cfg: &SourceConfig) -> (Settings, Vec<String>) {
             low_water: 0.0,
             // Keys go in a header or the query, not as a bearer token.
             token_env: None,
+            // Alpha Vantage's daily limit: try again in an hour.
+            blocked_wait: 3600,
         },
     );
     let key_env = o.string("key_env").or(key_env.map(String::from));
@@ -210,18 +212,10 @@ impl Source for EarningsSource {
     }
 
     async fn poll(&mut self, cursor: Option<&str>) -> Result<Poll, SourceError> {
-        let wait = self.next_poll.saturating_duration_since(Instant::now());
-        if !wait.is_zero() {
-            return Ok(Poll::Idle(wait));
+        if let Some(idle) = super::too_early(self.next_poll) {
+            return Ok(idle);
         }
-        let mut cur: BTreeMap<String, String> = match cursor {
-            None => BTreeMap::new(),
-            Some(c) => serde_json::from_str(c).map_err(|e| {
-                SourceError::Fatal(format!(
-                    "stored cursor is not an earnings cursor ({e}): {c}"
-                ))
-            })?,
-        };
+        let mut cur: BTreeMap<String, String> = super::read_cursor(cursor, "earnings")?;
         let reqs = self.requests(Utc::now().date_naive());
         // Forget days that fell out of the window.
         cur.retain(|k, _| reqs.iter().any(|(rk, _, _)| rk == k));
@@ -244,7 +238,7 @@ impl Source for EarningsSource {
             {
                 return Err(SourceError::Throttled {
                     message: format!("Alpha Vantage: {msg}"),
-                    wait: Duration::from_secs(3600),
+                    wait: self.s.http.blocked_wait,
                 });
             }
             let sha = crate::lake::sha256_hex(&r.body);
@@ -261,14 +255,7 @@ impl Source for EarningsSource {
             cur.insert(key, sha);
         }
         self.next_poll = Instant::now() + self.s.interval;
-        let next = serde_json::to_string(&cur).expect("cursor serializes");
-        if out.is_empty() && cursor == Some(next.as_str()) {
-            return Ok(Poll::Idle(self.s.interval));
-        }
-        Ok(Poll::Payloads {
-            payloads: out,
-            cursor: next,
-        })
+        Ok(super::answer(out, &cur, cursor, self.s.interval))
     }
 }
 

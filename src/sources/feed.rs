@@ -83,6 +83,7 @@ fn read(cfg: &SourceConfig) -> (Settings, Vec<String>) {
             max_rps_cap: 10.0,
             low_water: 0.0,
             token_env: None,
+            blocked_wait: 600,
         },
     );
     let s = Settings {
@@ -144,16 +145,10 @@ impl Source for FeedSource {
     }
 
     async fn poll(&mut self, cursor: Option<&str>) -> Result<Poll, SourceError> {
-        let wait = self.next_poll.saturating_duration_since(Instant::now());
-        if !wait.is_zero() {
-            return Ok(Poll::Idle(wait));
+        if let Some(idle) = super::too_early(self.next_poll) {
+            return Ok(idle);
         }
-        let mut cur: std::collections::BTreeMap<String, Seen> = match cursor {
-            None => Default::default(),
-            Some(c) => serde_json::from_str(c).map_err(|e| {
-                SourceError::Fatal(format!("stored cursor is not a feed cursor ({e}): {c}"))
-            })?,
-        };
+        let mut cur: std::collections::BTreeMap<String, Seen> = super::read_cursor(cursor, "feed")?;
         let mut out = Vec::new();
         for url in self.s.urls.clone() {
             let seen = cur.get(&url).cloned().unwrap_or_default();
@@ -186,13 +181,6 @@ impl Source for FeedSource {
             cur.insert(url, next);
         }
         self.next_poll = Instant::now() + self.s.interval;
-        let next = serde_json::to_string(&cur).expect("cursor serializes");
-        if out.is_empty() && cursor == Some(next.as_str()) {
-            return Ok(Poll::Idle(self.s.interval));
-        }
-        Ok(Poll::Payloads {
-            payloads: out,
-            cursor: next,
-        })
+        Ok(super::answer(out, &cur, cursor, self.s.interval))
     }
 }

@@ -31,6 +31,8 @@ pub struct HttpSettings {
     pub token_env: Option<String>,
     /// Wait for the window to reset once the platform says this few requests remain.
     pub low_water: f64,
+    /// How long to stay away after a "you are blocked" page (SEC's 403: ~10 minutes).
+    pub blocked_wait: Duration,
 }
 
 /// Defaults a source gives for its platform.
@@ -40,6 +42,8 @@ pub struct HttpDefaults {
     pub max_rps_cap: f64,
     pub low_water: f64,
     pub token_env: Option<&'static str>,
+    /// Seconds to stay away after a "blocked" answer.
+    pub blocked_wait: u64,
 }
 
 impl HttpSettings {
@@ -62,6 +66,12 @@ impl HttpSettings {
             timeout: Duration::from_secs(o.uint("timeout_secs", 30, 1, 600)),
             token_env: o.string("token_env").or(d.token_env.map(String::from)),
             low_water: o.float("rate_low_water", d.low_water, 0.0, 1e6),
+            blocked_wait: Duration::from_secs(o.uint(
+                "blocked_wait_secs",
+                d.blocked_wait,
+                1,
+                86_400,
+            )),
         }
     }
 }
@@ -196,7 +206,7 @@ impl Http {
             tracing::info!(source = %self.source, wait_secs = wait.as_secs_f64(), "rate limit nearly used up; waiting for the window to reset");
             self.next_at = self.next_at.max(Instant::now() + wait);
         }
-        classify(status, &headers, body, url)
+        classify(status, &headers, body, url, self.settings.blocked_wait)
     }
 }
 
@@ -207,6 +217,7 @@ pub fn classify(
     headers: &HeaderMap,
     body: Vec<u8>,
     url: &str,
+    blocked_wait: Duration,
 ) -> Result<Fetched, SourceError> {
     let code = status.as_u16();
     if status.is_success() || code == 304 {
@@ -227,14 +238,14 @@ pub fn classify(
         });
     }
     // SEC answers an over-eager or undeclared client with a 403 page and blocks it for
-    // about ten minutes: back off for that long instead of hammering.
+    // about ten minutes (`blocked_wait`): back off for that long instead of hammering.
     let lower = snippet.to_ascii_lowercase();
     if code == 403
         && (lower.contains("request rate threshold") || lower.contains("undeclared automated"))
     {
         return Err(SourceError::Throttled {
             message: format!("GET {url}: HTTP 403, rate threshold exceeded ({snippet})"),
-            wait: Duration::from_secs(600),
+            wait: blocked_wait,
         });
     }
     if status.is_server_error() || code == 408 {
@@ -348,28 +359,30 @@ mod tests {
         assert_eq!(window_wait(&h, 5.0), Some(Duration::from_secs(30)));
     }
 
+    const W: Duration = Duration::from_secs(600);
+
     #[test]
     fn statuses_are_classified_in_one_place() {
         let url = "http://x/y";
         let h = headers(&[("retry-after", "7")]);
-        match classify(StatusCode::TOO_MANY_REQUESTS, &h, b"{}".to_vec(), url) {
+        match classify(StatusCode::TOO_MANY_REQUESTS, &h, b"{}".to_vec(), url, W) {
             Err(SourceError::Throttled { wait, .. }) => assert_eq!(wait, Duration::from_secs(7)),
             _ => panic!("429 is throttled"),
         }
         let sec =
             b"<html>Your Request Originates from an Undeclared Automated Tool</html>".to_vec();
         assert!(matches!(
-            classify(StatusCode::FORBIDDEN, &HeaderMap::new(), sec, url),
+            classify(StatusCode::FORBIDDEN, &HeaderMap::new(), sec, url, W),
             Err(SourceError::Throttled { .. })
         ));
         assert!(matches!(
-            classify(StatusCode::BAD_GATEWAY, &HeaderMap::new(), vec![], url),
+            classify(StatusCode::BAD_GATEWAY, &HeaderMap::new(), vec![], url, W),
             Err(SourceError::Transient(_))
         ));
-        match classify(StatusCode::NOT_FOUND, &HeaderMap::new(), vec![], url) {
+        match classify(StatusCode::NOT_FOUND, &HeaderMap::new(), vec![], url, W) {
             Err(SourceError::Fatal(m)) => assert!(m.contains("check the account")),
             _ => panic!("404 is fatal"),
         }
-        assert!(classify(StatusCode::OK, &HeaderMap::new(), vec![], url).is_ok());
+        assert!(classify(StatusCode::OK, &HeaderMap::new(), vec![], url, W).is_ok());
     }
 }

@@ -60,6 +60,7 @@ fn read(cfg: &SourceConfig) -> (Settings, Vec<String>) {
             // truthbrush's rule for Truth Social: stop at 50 of 300 left.
             low_water: if truth { 50.0 } else { 5.0 },
             token_env: None,
+            blocked_wait: 600,
         },
     );
     let s = Settings {
@@ -226,19 +227,10 @@ impl Source for MastodonSource {
     }
 
     async fn poll(&mut self, cursor: Option<&str>) -> Result<Poll, SourceError> {
-        let wait = self.next_poll.saturating_duration_since(Instant::now());
-        if !wait.is_zero() {
-            return Ok(Poll::Idle(wait));
+        if let Some(idle) = super::too_early(self.next_poll) {
+            return Ok(idle);
         }
-        let mut cur: BTreeMap<String, String> = match cursor {
-            None => BTreeMap::new(),
-            Some(c) => serde_json::from_str(c).map_err(|e| {
-                SourceError::Fatal(format!(
-                    "stored cursor is not a {} cursor ({e}): {c}",
-                    self.format
-                ))
-            })?,
-        };
+        let mut cur: BTreeMap<String, String> = super::read_cursor(cursor, self.format)?;
         let mut out = Vec::new();
         for account in self.account_ids().await? {
             let since = cur.get(&account).cloned();
@@ -247,14 +239,7 @@ impl Source for MastodonSource {
             }
         }
         self.next_poll = Instant::now() + self.s.interval;
-        let next = serde_json::to_string(&cur).expect("cursor serializes");
-        if out.is_empty() && cursor == Some(next.as_str()) {
-            return Ok(Poll::Idle(self.s.interval));
-        }
-        Ok(Poll::Payloads {
-            payloads: out,
-            cursor: next,
-        })
+        Ok(super::answer(out, &cur, cursor, self.s.interval))
     }
 }
 

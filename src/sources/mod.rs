@@ -152,3 +152,37 @@ pub(crate) fn parse_speed(v: Option<&toml::Value>) -> Result<Option<f64>, String
 pub(crate) fn snowflake_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
+
+/// Reads a source's JSON cursor; none yet is the default (first run).
+pub(crate) fn read_cursor<T: serde::de::DeserializeOwned + Default>(
+    cursor: Option<&str>,
+    kind: &str,
+) -> Result<T, SourceError> {
+    match cursor {
+        None => Ok(T::default()),
+        Some(c) => serde_json::from_str(c).map_err(|e| {
+            SourceError::Fatal(format!("stored cursor is not a {kind} cursor ({e}): {c}"))
+        }),
+    }
+}
+
+/// The end of a poll: the payloads with the new cursor, or `Idle(idle)` when nothing
+/// was fetched and the cursor did not move.
+pub(crate) fn answer<T: serde::Serialize>(
+    payloads: Vec<Payload>,
+    cur: &T,
+    old: Option<&str>,
+    idle: Duration,
+) -> Poll {
+    let cursor = serde_json::to_string(cur).expect("cursors serialize");
+    if payloads.is_empty() && old == Some(cursor.as_str()) {
+        return Poll::Idle(idle);
+    }
+    Poll::Payloads { payloads, cursor }
+}
+
+/// `Idle` until `next` when it is still ahead: a poll that comes early fetches nothing.
+pub(crate) fn too_early(next: tokio::time::Instant) -> Option<Poll> {
+    let wait = next.saturating_duration_since(tokio::time::Instant::now());
+    (!wait.is_zero()).then_some(Poll::Idle(wait))
+}

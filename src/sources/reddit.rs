@@ -129,6 +129,7 @@ fn read(cfg: &SourceConfig) -> (Settings, Vec<String>) {
             max_rps_cap: 100.0,
             low_water: 2.0,
             token_env: None,
+            blocked_wait: 600,
         },
     );
     let s = Settings {
@@ -434,12 +435,7 @@ impl Source for RedditSource {
     }
 
     async fn poll(&mut self, cursor: Option<&str>) -> Result<Poll, SourceError> {
-        let mut cur: Cursor = match cursor {
-            None => Cursor::default(),
-            Some(c) => serde_json::from_str(c).map_err(|e| {
-                SourceError::Fatal(format!("stored cursor is not a reddit cursor ({e}): {c}"))
-            })?,
-        };
+        let mut cur: Cursor = super::read_cursor(cursor, "reddit")?;
         let now = chrono::Utc::now().timestamp();
         let mut out = Vec::new();
         if Instant::now() >= self.next_listing {

@@ -63,6 +63,7 @@ fn read(cfg: &SourceConfig) -> (Settings, Vec<String>) {
             max_rps_cap: 10.0,
             low_water: 0.0,
             token_env: None,
+            blocked_wait: 600,
         },
     );
     if let Some(u) = ua {
@@ -217,16 +218,10 @@ impl Source for SecSource {
     }
 
     async fn poll(&mut self, cursor: Option<&str>) -> Result<Poll, SourceError> {
-        let wait = self.next_poll.saturating_duration_since(Instant::now());
-        if !wait.is_zero() {
-            return Ok(Poll::Idle(wait));
+        if let Some(idle) = super::too_early(self.next_poll) {
+            return Ok(idle);
         }
-        let mut cur: Cursor = match cursor {
-            None => Cursor::default(),
-            Some(c) => serde_json::from_str(c).map_err(|e| {
-                SourceError::Fatal(format!("stored cursor is not a sec cursor ({e}): {c}"))
-            })?,
-        };
+        let mut cur: Cursor = super::read_cursor(cursor, "sec")?;
         let first = cursor.is_none();
         let seen: std::collections::HashSet<String> = cur.seen.iter().cloned().collect();
         let mut out = Vec::new();

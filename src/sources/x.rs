@@ -62,6 +62,7 @@ fn read(cfg: &SourceConfig) -> (Settings, Vec<String>) {
             max_rps_cap: 50.0,
             low_water: 1.0,
             token_env: Some("X_BEARER_TOKEN"),
+            blocked_wait: 600,
         },
     );
     if let Some(var) = &http.token_env
@@ -217,16 +218,10 @@ impl Source for XSource {
     }
 
     async fn poll(&mut self, cursor: Option<&str>) -> Result<Poll, SourceError> {
-        let wait = self.next_poll.saturating_duration_since(Instant::now());
-        if !wait.is_zero() {
-            return Ok(Poll::Idle(wait));
+        if let Some(idle) = super::too_early(self.next_poll) {
+            return Ok(idle);
         }
-        let mut cur: BTreeMap<String, String> = match cursor {
-            None => BTreeMap::new(),
-            Some(c) => serde_json::from_str(c).map_err(|e| {
-                SourceError::Fatal(format!("stored cursor is not an x cursor ({e}): {c}"))
-            })?,
-        };
+        let mut cur: BTreeMap<String, String> = super::read_cursor(cursor, "x")?;
         let mut streams: Vec<String> = self
             .user_ids()
             .await?
@@ -244,13 +239,6 @@ impl Source for XSource {
             }
         }
         self.next_poll = Instant::now() + self.s.interval;
-        let next = serde_json::to_string(&cur).expect("cursor serializes");
-        if out.is_empty() && cursor == Some(next.as_str()) {
-            return Ok(Poll::Idle(self.s.interval));
-        }
-        Ok(Poll::Payloads {
-            payloads: out,
-            cursor: next,
-        })
+        Ok(super::answer(out, &cur, cursor, self.s.interval))
     }
 }

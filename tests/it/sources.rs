@@ -99,29 +99,6 @@ impl Subreddit {
     }
 }
 
-fn config(dir: &TestDir, sources: &str) -> std::path::PathBuf {
-    let cfg = dir.join("sigflow.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "data_dir = \"{}\"\n[pipeline]\nretry_initial_ms = 50\nretry_max_ms = 500\n{sources}",
-            dir.data().display()
-        ),
-    )
-    .unwrap();
-    cfg
-}
-
-fn stored(dir: &TestDir, source: &str) -> i64 {
-    if !dir.db().exists() {
-        return 0;
-    }
-    count(
-        &db(&dir.db()),
-        &format!("SELECT COUNT(*) FROM contents WHERE source = '{source}'"),
-    )
-}
-
 #[test]
 fn reddit_pages_to_the_last_seen_post_refreshes_and_resumes_after_a_kill() {
     let dir = TestDir::new("src-reddit");
@@ -134,7 +111,7 @@ fn reddit_pages_to_the_last_seen_post_refreshes_and_resumes_after_a_kill() {
         let sub = sub.clone();
         MockServer::start(move |r| sub.lock().unwrap().answer(r))
     };
-    let cfg = config(
+    let cfg = source_config(
         &dir,
         &format!(
             "[[sources]]\nname = \"wsb\"\nkind = \"reddit\"\nsubreddits = [\"stocks\"]\nbase_url = \"{}\"\n\
@@ -309,7 +286,7 @@ fn truthsocial_waits_out_429_retries_5xx_and_dead_letters_a_truncated_page() {
         })
     };
     let port = free_port();
-    let cfg = config(
+    let cfg = source_config(
         &dir,
         &format!(
             "[api]\nlisten = \"127.0.0.1:{port}\"\n[[sources]]\nname = \"truth\"\nkind = \"truthsocial\"\n\
@@ -370,7 +347,7 @@ fn a_fatal_answer_stops_only_its_own_source() {
         Resp::json(404, r#"{"error":"Record not found"}"#)
     });
     let port = free_port();
-    let cfg = config(
+    let cfg = source_config(
         &dir,
         &format!(
             "[api]\nlisten = \"127.0.0.1:{port}\"\n\

@@ -9,29 +9,6 @@ use serde_json::{Value, json};
 use crate::mock_http::{MockServer, Resp};
 use crate::util::*;
 
-fn config(dir: &TestDir, sources: &str) -> std::path::PathBuf {
-    let cfg = dir.join("sigflow.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "data_dir = \"{}\"\n[pipeline]\nretry_initial_ms = 50\nretry_max_ms = 500\n{sources}",
-            dir.data().display()
-        ),
-    )
-    .unwrap();
-    cfg
-}
-
-fn stored(dir: &TestDir, source: &str) -> i64 {
-    if !dir.db().exists() {
-        return 0;
-    }
-    count(
-        &db(&dir.db()),
-        &format!("SELECT COUNT(*) FROM contents WHERE source = '{source}'"),
-    )
-}
-
 fn tweet(id: u64) -> Value {
     json!({
         "edit_history_tweet_ids": [id.to_string()], "id": id.to_string(),
@@ -110,7 +87,7 @@ fn x_pages_with_next_token_and_keeps_since_id() {
                 .with("x-rate-limit-reset", &reset)
         })
     };
-    let cfg = config(
+    let cfg = source_config(
         &dir,
         &format!(
             "[[sources]]\nname = \"x\"\nkind = \"x\"\nusernames = [\"@acme_ir\"]\nbase_url = \"{}\"\n\
@@ -203,13 +180,23 @@ fn sec_dedupes_accessions_and_turns_form4_xml_into_insider_trades() {
         ("0000222222-26-000001".to_string(), "AAPL"),
     ]));
     let base = Arc::new(Mutex::new(String::new()));
+    let feed_calls = Arc::new(Mutex::new(0u32));
     let mock = {
-        let (filings, base) = (filings.clone(), base.clone());
+        let (filings, base, feed_calls) = (filings.clone(), base.clone(), feed_calls.clone());
         MockServer::start(move |r| {
             let b = base.lock().unwrap().clone();
             let list = filings.lock().unwrap().clone();
             if r.path() == "/cgi-bin/browse-edgar" {
                 assert_eq!(r.query("output").as_deref(), Some("atom"));
+                let mut n = feed_calls.lock().unwrap();
+                *n += 1;
+                if *n == 1 {
+                    return Resp {
+                        status: 403,
+                        headers: vec![("content-type".into(), "text/html".into())],
+                        body: b"<html><head><title>SEC.gov | Request Rate Threshold Exceeded</title></head><body>Your Request Originates from an Undeclared Automated Tool</body></html>".to_vec(),
+                    };
+                }
                 let mut feed = String::from(
                     "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\r\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\r\n\
 <title>Latest Filings - Fri, 20 Nov 2026 17:00:00 EST</title>\r\n<updated>2026-11-20T17:00:00-05:00</updated>\r\n",
@@ -245,11 +232,11 @@ fn sec_dedupes_accessions_and_turns_form4_xml_into_insider_trades() {
         })
     };
     *base.lock().unwrap() = mock.base.clone();
-    let cfg = config(
+    let cfg = source_config(
         &dir,
         &format!(
             "[[sources]]\nname = \"edgar\"\nkind = \"sec\"\nforms = [\"4\"]\nbase_url = \"{}\"\n\
-             user_agent = \"Sigflow Tests tests@example.com\"\ninterval_secs = 1\nmax_rps = 10\n",
+             user_agent = \"Sigflow Tests tests@example.com\"\ninterval_secs = 1\nmax_rps = 10\nblocked_wait_secs = 2\n",
             mock.base
         ),
     );
@@ -275,7 +262,12 @@ fn sec_dedupes_accessions_and_turns_form4_xml_into_insider_trades() {
         3,
         "each accession's documents are fetched once"
     );
-    assert!(mock.hits("/cgi-bin/browse-edgar").len() >= 3);
+    let feed = mock.hits("/cgi-bin/browse-edgar");
+    assert!(feed.len() >= 3);
+    assert!(
+        feed[1].at - feed[0].at >= Duration::from_millis(1950),
+        "SEC's threshold page was not waited out"
+    );
     assert!(
         mock.requests()
             .iter()
@@ -344,7 +336,7 @@ fn feeds_poll_with_conditional_gets() {
             }
         })
     };
-    let cfg = config(
+    let cfg = source_config(
         &dir,
         &format!(
             "[[sources]]\nname = \"fed\"\nkind = \"fed\"\nurl = \"{}/feeds/press_all.xml\"\ninterval_secs = 1\n",
@@ -376,5 +368,149 @@ fn feeds_poll_with_conditional_gets() {
     assert_eq!(
         raw_events, 2,
         "only the two changed feed bodies became raw events"
+    );
+}
+
+fn nasdaq_day(day: chrono::NaiveDate) -> Value {
+    json!({"data": {"asOf": day.format("%a, %b %-d, %Y").to_string(),
+        "headers": {"time": "Time", "symbol": "Symbol", "name": "Company Name", "eps": "EPS"},
+        "rows": [{"eps": "$1.02", "surprise": "4.1", "time": "time-after-hours",
+            "symbol": format!("Q{}", day.format("%d")), "name": "Quux Holdings Inc",
+            "marketCap": "$12,345,600,000", "fiscalQuarterEnding": "Sep/2026",
+            "epsForecast": "$0.98", "noOfEsts": "7"}]},
+        "message": null, "status": {"rCode": 200, "bCodeMessage": null, "developerMessage": null}})
+}
+
+#[test]
+fn earnings_calendars_nasdaq_by_day_and_alpha_vantage_limit_waited_out() {
+    let dir = TestDir::new("src-earnings");
+    let av_calls = Arc::new(Mutex::new(0u32));
+    let mock = {
+        let av_calls = av_calls.clone();
+        MockServer::start(move |r| {
+            if r.path() == "/api/calendar/earnings" {
+                if r.header("origin") != Some("https://www.nasdaq.com") {
+                    return Resp::json(403, "<html>Access Denied</html>");
+                }
+                let day = chrono::NaiveDate::parse_from_str(&r.query("date").unwrap(), "%Y-%m-%d")
+                    .unwrap();
+                return Resp::json(200, nasdaq_day(day).to_string());
+            }
+            if r.path() == "/query" {
+                assert_eq!(r.query("apikey").as_deref(), Some("av-test-key"));
+                let mut n = av_calls.lock().unwrap();
+                *n += 1;
+                if *n == 1 {
+                    return Resp::json(
+                        200,
+                        "{\n    \"Information\": \"We have detected your API key as av-test-key and our standard API rate limit is 25 requests per day.\"\n}",
+                    );
+                }
+                return Resp {
+                    status: 200,
+                    headers: vec![("content-type".into(), "application/x-download".into())],
+                    body: b"symbol,name,reportDate,fiscalDateEnding,estimate,currency,timeOfTheDay\r\nBMO,BANK OF MONTREAL,2026-12-02,2026-10-31,2.72,USD,pre-market\r\nBNS,BANK OF NOVA SCOTIA (THE),2026-12-02,2026-10-31,1.53,USD,pre-market\r\n".to_vec(),
+                };
+            }
+            Resp::json(404, "{}")
+        })
+    };
+    let cfg = source_config(
+        &dir,
+        &format!(
+            "[[sources]]\nname = \"nasdaq\"\nkind = \"earnings\"\nprovider = \"nasdaq\"\nbase_url = \"{b}\"\ndays_ahead = 1\nmax_rps = 20\n\
+             [[sources]]\nname = \"av\"\nkind = \"earnings\"\nprovider = \"alphavantage\"\nkey_env = \"AV_TEST_KEY\"\nbase_url = \"{b}\"\nmax_rps = 20\nblocked_wait_secs = 2\n",
+            b = mock.base
+        ),
+    );
+    let _run = Running::spawn(
+        sigflow()
+            .args(["run", "--no-api", "--config"])
+            .arg(&cfg)
+            .env("AV_TEST_KEY", "av-test-key"),
+    );
+    // Nasdaq: yesterday, today and tomorrow, one event each; Alpha Vantage: two, after
+    // its HTTP-200 rate-limit body was recognised and waited out.
+    wait_until("the earnings events", Duration::from_secs(20), || {
+        stored(&dir, "earnings") == 5
+    });
+    assert_eq!(mock.hits("/api/calendar/earnings").len(), 3);
+    let av = mock.hits("/query");
+    assert_eq!(av.len(), 2);
+    assert!(
+        av[1].at - av[0].at >= Duration::from_millis(1950),
+        "the rate-limit body was not waited out: {:?}",
+        av[1].at - av[0].at
+    );
+    let dlq = count(&db(&dir.db()), "SELECT COUNT(*) FROM dlq");
+    assert_eq!(
+        dlq, 0,
+        "a rate-limit body is not data and not a dead letter"
+    );
+}
+
+#[test]
+fn truthsocial_pages_back_with_max_id_when_more_arrived_than_a_page() {
+    let dir = TestDir::new("src-truth-pages");
+    let statuses = Arc::new(Mutex::new(vec![2002u64, 2001]));
+    let mock = {
+        let statuses = statuses.clone();
+        MockServer::start(move |r| {
+            let since: u64 = r
+                .query("since_id")
+                .and_then(|x| x.parse().ok())
+                .unwrap_or(0);
+            let max: u64 = r
+                .query("max_id")
+                .and_then(|x| x.parse().ok())
+                .unwrap_or(u64::MAX);
+            let limit: usize = r.query("limit").and_then(|x| x.parse().ok()).unwrap_or(20);
+            let page: Vec<Value> = statuses
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|id| **id > since && **id < max)
+                .take(limit)
+                .map(|id| {
+                    json!({"id": id.to_string(), "created_at": "2026-11-20T14:05:10.028Z",
+                        "content": format!("<p>Status {id} on $DJT</p>"), "language": "en",
+                        "url": format!("https://truthsocial.com/@markets_guy/{id}"),
+                        "account": {"id": "42", "username": "markets_guy", "acct": "markets_guy", "display_name": "Markets Guy"},
+                        "media_attachments": [], "mentions": [], "tags": [], "reblog": null, "quote": null,
+                        "replies_count": 0, "reblogs_count": 0, "favourites_count": 1})
+                })
+                .collect();
+            Resp::json(200, Value::Array(page).to_string())
+        })
+    };
+    let cfg = source_config(
+        &dir,
+        &format!(
+            "[[sources]]\nname = \"truth\"\nkind = \"truthsocial\"\naccount_ids = [\"42\"]\nbase_url = \"{}\"\n\
+             interval_secs = 1\npage_size = 3\nmax_rps = 50\n",
+            mock.base
+        ),
+    );
+    let _run = Running::spawn(sigflow().args(["run", "--no-api", "--config"]).arg(&cfg));
+    wait_until("the backfill", Duration::from_secs(20), || {
+        stored(&dir, "truthsocial") == 2
+    });
+    // Seven new statuses: pages of three, newest first, down to the one already seen.
+    statuses
+        .lock()
+        .unwrap()
+        .splice(0..0, [2009, 2008, 2007, 2006, 2005, 2004, 2003]);
+    wait_until("all seven", Duration::from_secs(20), || {
+        stored(&dir, "truthsocial") == 9
+    });
+    let paged: Vec<Option<String>> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.query("since_id").as_deref() == Some("2002"))
+        .map(|r| r.query("max_id"))
+        .collect();
+    assert!(
+        paged.contains(&Some("2007".to_string())) && paged.contains(&Some("2004".to_string())),
+        "paged back with max_id: {paged:?}"
     );
 }

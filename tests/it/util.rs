@@ -226,3 +226,28 @@ pub fn demo_with_api(dir: &TestDir) -> (Running, String) {
 pub fn demo_to_idle(dir: &TestDir, extra: &[&str]) -> Output {
     run_ok(demo_cmd(dir, "max").arg("--exit-when-idle").args(extra))
 }
+
+/// A config with short retries for source tests, then `sources` (TOML) appended.
+pub fn source_config(dir: &TestDir, sources: &str) -> PathBuf {
+    let cfg = dir.join("sigflow.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = \"{}\"\n[pipeline]\nretry_initial_ms = 50\nretry_max_ms = 500\n{sources}",
+            dir.data().display()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+/// Items stored from `source` (the content's platform) so far.
+pub fn stored(dir: &TestDir, source: &str) -> i64 {
+    if !dir.db().exists() {
+        return 0;
+    }
+    count(
+        &db(&dir.db()),
+        &format!("SELECT COUNT(*) FROM contents WHERE source = '{source}'"),
+    )
+}
