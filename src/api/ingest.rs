@@ -60,7 +60,17 @@ pub async fn push(
     let normalizer = crate::normalize::find(spec.format).expect("validated format");
     let observed_at = Utc::now();
     let sha = sha256_hex(&body);
-    let key = raw_key(spec.format, observed_at, &sha, normalizer.ext());
+    let payload = Payload {
+        format: spec.format.to_string(),
+        body: body.to_vec(),
+        meta: serde_json::Map::new(),
+    };
+    let key = raw_key(
+        spec.format,
+        observed_at,
+        &sha,
+        crate::runtime::ext_of(&payload),
+    );
     // Refuse what the pipeline could not read at all: the sender learns now, not later.
     let cx = RawContext {
         fetched_by: &source,
@@ -85,17 +95,8 @@ pub async fn push(
         tracing::warn!(source = %source, error = %e, "webhook payload not filed");
         ApiError::unavailable("the lake is not available; retry later")
     })?;
-    let append = crate::runtime::raw_append(
-        &source,
-        Payload {
-            format: spec.format.to_string(),
-            body: body.to_vec(),
-            meta: serde_json::Map::new(),
-        },
-        key.clone(),
-        sha.clone(),
-        observed_at,
-    );
+    let append =
+        crate::runtime::raw_append(&source, payload, key.clone(), sha.clone(), observed_at);
     let c = Commit {
         appends: vec![append],
         ..Default::default()

@@ -344,6 +344,15 @@ impl Normalizer for HouseClerk {
         "xml"
     }
     fn normalize(&self, body: &[u8], cx: &RawContext) -> Result<Normalized, PayloadError> {
+        // The Clerk publishes `{YEAR}FD.zip` (the XML and a text twin); the lake keeps
+        // the archive as fetched, and the XML is read out of it here.
+        let unzipped;
+        let body = if body.starts_with(b"PK\x03\x04") {
+            unzipped = xml_in_zip(body)?;
+            &unzipped[..]
+        } else {
+            body
+        };
         let root = xml::parse(body)?;
         if root.name != "FinancialDisclosure" {
             return Err(PayloadError(format!(
@@ -409,6 +418,28 @@ impl Normalizer for HouseClerk {
         }
         Ok(out)
     }
+}
+
+/// The first `.xml` member of a ZIP archive.
+fn xml_in_zip(body: &[u8]) -> Result<Vec<u8>, PayloadError> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(body))
+        .map_err(|e| PayloadError(format!("unreadable ZIP archive: {e}")))?;
+    let name = zip
+        .file_names()
+        .find(|n| n.to_ascii_lowercase().ends_with(".xml"))
+        .map(String::from)
+        .ok_or_else(|| PayloadError("the ZIP archive holds no .xml file".into()))?;
+    let mut f = zip
+        .by_name(&name)
+        .map_err(|e| PayloadError(format!("{name} in the ZIP archive: {e}")))?;
+    // The Clerk's index is a few MB; anything far larger is not it.
+    let mut out = Vec::new();
+    (&mut f)
+        .take(256 << 20)
+        .read_to_end(&mut out)
+        .map_err(|e| PayloadError(format!("{name} in the ZIP archive: {e}")))?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -478,6 +509,25 @@ mod tests {
         let c = items[0].as_ref().unwrap();
         assert!(c.url.as_ref().unwrap().ends_with("/2026/20034201.pdf"));
         assert_eq!(c.happened_at.to_rfc3339(), "2026-03-31T00:00:00+00:00");
+    }
+
+    #[test]
+    fn clerk_index_inside_its_zip() {
+        use std::io::Write;
+        let xml = b"<?xml version=\"1.0\"?>\n<FinancialDisclosure><Member><Last>Alford</Last><First>Mark</First>\
+<FilingType>P</FilingType><StateDst>MO04</StateDst><Year>2026</Year><FilingDate>3/31/2026</FilingDate><DocID>20034201</DocID></Member></FinancialDisclosure>";
+        let mut buf = std::io::Cursor::new(Vec::new());
+        let mut w = zip::ZipWriter::new(&mut buf);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        w.start_file("2026FD.txt", opts).unwrap();
+        w.write_all(b"Prefix\tLast\n").unwrap();
+        w.start_file("2026FD.xml", opts).unwrap();
+        w.write_all(xml).unwrap();
+        w.finish().unwrap();
+        let items = HouseClerk.normalize(buf.get_ref(), &cx()).unwrap();
+        assert_eq!(items.len(), 1);
+        assert!(HouseClerk.normalize(b"PK\x03\x04garbage", &cx()).is_err());
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct ComponentHealth {
     pub last_success: Option<DateTime<Utc>>,
     /// Records (stages) or payloads (sources) handled since start.
     pub processed: u64,
+    /// Items normalized from a source's payloads since start (sources only).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub items: u64,
     /// Records waiting in the input topic (stages only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lag: Option<u64>,
@@ -58,6 +61,7 @@ impl Health {
                     last_error: None,
                     last_success: None,
                     processed: 0,
+                    items: 0,
                     lag: None,
                     cursor: None,
                     next_poll: None,
@@ -113,4 +117,8 @@ impl Health {
             )
         })
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

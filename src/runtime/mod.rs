@@ -15,6 +15,6 @@ pub use backoff::{Backoff, sleep_or_shutdown};
 pub use commit::commit;
 pub use health::{ComponentHealth, Health, Status};
 pub use pipeline::{BuildError, Pipeline, RunOptions, RunSummary, idle};
-pub use source_runner::{BreakerSettings, SourceRunner, raw_append};
+pub use source_runner::{BreakerSettings, SourceRunner, ext_of, raw_append};
 pub use source_supervisor::{Progress, SourceSupervisor};
 pub use stage_runner::{RunnerConfig, StageRunner};

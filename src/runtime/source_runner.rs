@@ -193,9 +193,7 @@ impl SourceRunner {
         let observed_at = Utc::now();
         let mut appends = Vec::with_capacity(payloads.len());
         for p in payloads {
-            let ext = crate::normalize::find(&p.format)
-                .map(|n| n.ext())
-                .unwrap_or("bin");
+            let ext = ext_of(&p);
             let sha = sha256_hex(&p.body);
             let key = raw_key(&p.format, observed_at, &sha, ext);
             let mut attempt = 0;
@@ -256,6 +254,17 @@ impl SourceRunner {
     }
 }
 
+/// The lake file extension of a payload: its format's, unless the bytes are a ZIP
+/// archive (the House Clerk publishes its index zipped).
+pub fn ext_of(p: &Payload) -> &'static str {
+    if p.body.starts_with(b"PK\x03\x04") {
+        return "zip";
+    }
+    crate::normalize::find(&p.format)
+        .map(|n| n.ext())
+        .unwrap_or("bin")
+}
+
 /// The `raw` event of a payload already filed in the lake under `key`: what the
 /// source runner and the webhook endpoint append.
 pub fn raw_append(
@@ -265,9 +274,7 @@ pub fn raw_append(
     sha: String,
     observed_at: chrono::DateTime<Utc>,
 ) -> Append {
-    let ext = crate::normalize::find(&p.format)
-        .map(|n| n.ext())
-        .unwrap_or("bin");
+    let ext = ext_of(&p);
     let event = RawEvent {
         schema_version: RAW_SCHEMA_VERSION,
         source: source.to_string(),
@@ -277,6 +284,7 @@ pub fn raw_append(
             "xml" => "application/xml",
             "csv" => "text/csv",
             "jsonl" => "application/x-ndjson",
+            "zip" => "application/zip",
             _ => "application/json",
         }
         .into(),

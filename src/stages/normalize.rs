@@ -222,6 +222,13 @@ impl Stage for NormalizeStage {
                 }),
             }
         }
+        // Per-source item counts for the health board and metrics (a batch retried
+        // after a transient failure counts again: these are rates, not a ledger).
+        let n = fx.outputs.len() as u64;
+        metrics::counter!("sigflow_source_items_total", "source" => raw.source.clone())
+            .increment(n);
+        self.health
+            .update(&format!("source:{}", raw.source), |c| c.items += n);
         Ok(fx)
     }
 }

@@ -329,6 +329,10 @@ fn truthsocial_waits_out_429_retries_5xx_and_dead_letters_a_truncated_page() {
     let src = &ready["components"]["source:truth"];
     assert!(src["next_poll"].is_string(), "{ready}");
     assert!(src["last_success"].is_string(), "{ready}");
+    assert!(
+        src["items"].as_u64() >= Some(3),
+        "items normalized per source: {ready}"
+    );
 }
 
 #[test]
@@ -384,4 +388,69 @@ fn a_fatal_answer_stops_only_its_own_source() {
             .iter()
             .all(|r| r.method == "GET" && r.body.is_empty())
     );
+}
+
+#[test]
+fn reddit_oauth_app_only_token_is_fetched_once_and_sent() {
+    let dir = TestDir::new("src-reddit-oauth");
+    let now = chrono::Utc::now().timestamp();
+    let sub = Arc::new(Mutex::new(Subreddit::default()));
+    sub.lock().unwrap().add("o1", now - 30);
+    let mock = {
+        let sub = sub.clone();
+        MockServer::start(move |r| {
+            if r.path() == "/api/v1/access_token" {
+                use base64::Engine;
+                let basic = base64::engine::general_purpose::STANDARD.encode("app-id:app-secret");
+                if r.method != "POST"
+                    || r.header("authorization") != Some(format!("Basic {basic}").as_str())
+                    || r.body != b"grant_type=client_credentials"
+                {
+                    return Resp::json(401, r#"{"message": "Unauthorized", "error": 401}"#);
+                }
+                return Resp::json(
+                    200,
+                    r#"{"access_token": "app-token", "token_type": "bearer", "expires_in": 86400, "scope": "*"}"#,
+                );
+            }
+            if r.header("authorization") != Some("Bearer app-token") {
+                return Resp::json(401, r#"{"message": "Unauthorized", "error": 401}"#);
+            }
+            // OAuth paths have no .json suffix.
+            let mut r = r.clone();
+            if r.path() == "/r/stocks/new" {
+                r.target = r.target.replacen("/r/stocks/new", "/r/stocks/new.json", 1);
+            }
+            sub.lock().unwrap().answer(&r)
+        })
+    };
+    let cfg = source_config(
+        &dir,
+        &format!(
+            "[[sources]]\nname = \"wsb\"\nkind = \"reddit\"\nsubreddits = [\"stocks\"]\nbase_url = \"{b}\"\n\
+             token_url = \"{b}/api/v1/access_token\"\nclient_id_env = \"T_REDDIT_ID\"\nclient_secret_env = \"T_REDDIT_SECRET\"\n\
+             interval_secs = 1\nmax_rps = 50\nrefresh = false\n",
+            b = mock.base
+        ),
+    );
+    let _run = Running::spawn(
+        sigflow()
+            .args(["run", "--no-api", "--config"])
+            .arg(&cfg)
+            .env("T_REDDIT_ID", "app-id")
+            .env("T_REDDIT_SECRET", "app-secret"),
+    );
+    wait_until("the post", Duration::from_secs(20), || {
+        stored(&dir, "reddit") == 1
+    });
+    sub.lock().unwrap().add("o2", now - 5);
+    wait_until("the next post", Duration::from_secs(20), || {
+        stored(&dir, "reddit") == 2
+    });
+    assert_eq!(
+        mock.hits("/api/v1/access_token").len(),
+        1,
+        "the token is reused until it expires"
+    );
+    assert!(mock.hits("/r/stocks/new").len() >= 2);
 }

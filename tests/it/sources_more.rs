@@ -514,3 +514,73 @@ fn truthsocial_pages_back_with_max_id_when_more_arrived_than_a_page() {
         "paged back with max_id: {paged:?}"
     );
 }
+
+#[test]
+fn congress_files_senate_rows_and_the_clerk_zip() {
+    use std::io::Write;
+    let dir = TestDir::new("src-congress");
+    let xml = "<?xml version=\"1.0\"?>\r\n<FinancialDisclosure>\r\n  <Member>\r\n    <Prefix>Hon.</Prefix>\r\n    <Last>Doe</Last>\r\n    <First>Jane</First>\r\n    <FilingType>P</FilingType>\r\n    <StateDst>CA12</StateDst>\r\n    <Year>2026</Year>\r\n    <FilingDate>11/18/2026</FilingDate>\r\n    <DocID>20035555</DocID>\r\n  </Member>\r\n  <Member>\r\n    <Last>Roe</Last>\r\n    <First>John</First>\r\n    <FilingType>O</FilingType>\r\n    <StateDst>TX07</StateDst>\r\n    <Year>2026</Year>\r\n    <FilingDate>11/19/2026</FilingDate>\r\n    <DocID>10066666</DocID>\r\n  </Member>\r\n</FinancialDisclosure>\r\n";
+    let mut zipped = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut zipped);
+        let o = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        w.start_file("2026FD.txt", o).unwrap();
+        w.write_all(
+            b"Prefix\tLast\tFirst\tSuffix\tFilingType\tStateDst\tYear\tFilingDate\tDocID\r\n",
+        )
+        .unwrap();
+        w.start_file("2026FD.xml", o).unwrap();
+        w.write_all(xml.as_bytes()).unwrap();
+        w.finish().unwrap();
+    }
+    let zipped = zipped.into_inner();
+    let senate = json!([
+        {"transaction_date": "11/12/2026", "owner": "Spouse", "ticker": "NVDA", "asset_description": "NVIDIA Corporation - Common Stock",
+         "asset_type": "Stock", "type": "Purchase", "amount": "$15,001 - $50,000", "comment": "--",
+         "senator": "Pat Q Example", "ptr_link": "https://efdsearch.senate.gov/search/view/ptr/00000000-1111/", "disclosure_date": "11/20/2026"},
+        {"transaction_date": "11/12/2026", "owner": "Self", "ticker": "--", "asset_description": "Municipal Bond &amp; Notes<br>",
+         "asset_type": "Municipal Security", "type": "Sale (Full)", "amount": "$1,001 - $15,000", "comment": "--",
+         "senator": "Pat Q Example", "ptr_link": "https://efdsearch.senate.gov/search/view/ptr/00000000-1111/", "disclosure_date": "11/20/2026"}
+    ])
+    .to_string();
+    let mock = MockServer::start(move |r| match r.path() {
+        "/public_disc/financial-pdfs/2026FD.zip" => Resp {
+            status: 200,
+            headers: vec![("content-type".into(), "application/zip".into())],
+            body: zipped.clone(),
+        },
+        "/aggregate/all_transactions.json" => Resp::json(200, senate.clone()),
+        _ => Resp::json(404, "{}"),
+    });
+    let cfg = source_config(
+        &dir,
+        &format!(
+            "[[sources]]\nname = \"clerk\"\nkind = \"congress\"\nformat = \"house-clerk\"\nurl = \"{b}/public_disc/financial-pdfs/2026FD.zip\"\ninterval_secs = 1\n\
+             [[sources]]\nname = \"senate\"\nkind = \"congress\"\nformat = \"senate-watcher\"\nurl = \"{b}/aggregate/all_transactions.json\"\ninterval_secs = 1\n",
+            b = mock.base
+        ),
+    );
+    let _run = Running::spawn(sigflow().args(["run", "--no-api", "--config"]).arg(&cfg));
+    wait_until("the filings and trades", Duration::from_secs(20), || {
+        stored(&dir, "house-clerk") == 1 && stored(&dir, "congress") == 2
+    });
+    let (happened, disclosed, ticker): (String, String, String) = db(&dir.db())
+        .query_row(
+            "SELECT json_extract(doc, '$.happened_at'), json_extract(doc, '$.disclosed_at'), \
+             json_extract(doc, '$.extras.congress_trade.ticker') FROM contents \
+             WHERE source = 'congress' AND json_extract(doc, '$.extras.congress_trade.ticker') IS NOT NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (happened.as_str(), disclosed.as_str(), ticker.as_str()),
+        ("2026-11-12T00:00:00Z", "2026-11-20T00:00:00Z", "NVDA")
+    );
+    // The archive is filed as fetched.
+    let zips = std::fs::read_dir(dir.data().join("lake/house-clerk/raw"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(zips >= 1);
+}
