@@ -222,10 +222,20 @@ impl Config {
             }
         }
         if let Some(l) = &lake {
-            if l.starts_with("s3://") {
-                errors.push(format!("lake: `{l}` needs distributed mode, which this build does not have; use file://DIR"));
+            // The query may carry test-server credentials: never echo it.
+            let shown = l.split('?').next().unwrap_or(l);
+            if let Some(rest) = l.strip_prefix("s3://") {
+                if !cfg!(feature = "s3") {
+                    errors.push(format!("lake: `{shown}` needs the `s3` cargo feature, which this build does not have (cargo build --features s3); or use file://DIR"));
+                } else if rest.split(['/', '?']).next().unwrap_or("").is_empty() {
+                    errors.push(format!(
+                        "lake: `{shown}` names no bucket (expected s3://BUCKET[/PREFIX])"
+                    ));
+                }
             } else if !l.starts_with("file://") || l == "file://" {
-                errors.push(format!("lake: unsupported URL `{l}` (expected file://DIR)"));
+                errors.push(format!(
+                    "lake: unsupported URL `{shown}` (expected file://DIR or s3://BUCKET[/PREFIX])"
+                ));
             }
         }
         if let Some(a) = &api {

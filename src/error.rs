@@ -125,6 +125,9 @@ impl LakeError {
             LakeError::Conflict(_) => ErrorClass::Fatal,
             LakeError::Io(e) => classify_io(e),
             LakeError::Join(_) => ErrorClass::Transient,
+            LakeError::Remote(_, true) => ErrorClass::Transient,
+            LakeError::Remote(_, false) => ErrorClass::Fatal,
+            LakeError::Unsupported(_) => ErrorClass::Fatal,
         }
     }
 }

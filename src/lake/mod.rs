@@ -1,9 +1,12 @@
 //! The `Lake` trait: immutable raw payloads, written once, kept forever. It is the
 //! source of truth: every item in the store can be re-derived from it.
 //!
-//! Backends are chosen by URL in [`open`]: `file://DIR` (default).
+//! Backends are chosen by URL in [`open`]: `file://DIR` (default), `s3://BUCKET/PREFIX`
+//! (cargo feature `s3`).
 
 mod file;
+#[cfg(feature = "s3")]
+mod s3;
 
 use std::sync::Arc;
 
@@ -25,6 +28,11 @@ pub enum LakeError {
     Io(#[from] std::io::Error),
     #[error("lake worker failed: {0}")]
     Join(String),
+    /// A remote object store's error; true when retrying may help.
+    #[error("lake store: {0}")]
+    Remote(String, bool),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,12 +83,16 @@ pub fn open(url: &str, fsync: bool) -> Result<Arc<dyn Lake>, LakeError> {
         )?));
     }
     if url.starts_with("s3://") {
-        return Err(LakeError::BadKey(
-            "lake backend `s3://` is not available in this build (distributed mode is not built yet)".into(),
+        #[cfg(feature = "s3")]
+        return Ok(Arc::new(s3::S3Lake::open(url)?));
+        #[cfg(not(feature = "s3"))]
+        return Err(LakeError::Unsupported(
+            "lake backend `s3://` is not enabled in this build: rebuild with `--features s3`"
+                .into(),
         ));
     }
     Err(LakeError::BadKey(format!(
-        "unknown lake URL `{url}`: expected file://DIR"
+        "unknown lake URL `{url}`: expected file://DIR or s3://BUCKET[/PREFIX]"
     )))
 }
 

@@ -508,6 +508,20 @@ fn lake_conformance() {
         rt().block_on(lake_suite(b.lake.clone()))
             .unwrap_or_else(|e| panic!("{}: {e}", b.name));
     }
+    #[cfg(feature = "s3")]
+    {
+        let moto = crate::servers::Moto::start();
+        moto.bucket("lake");
+        for prefix in ["", "team/raw-lake"] {
+            let lake = sigflow::lake::open(&moto.lake_url("lake", prefix), false).unwrap();
+            assert_eq!(lake.kind(), "s3");
+            rt().block_on(lake_suite(lake))
+                .unwrap_or_else(|e| panic!("s3 lake (moto, prefix `{prefix}`): {e}"));
+        }
+        // A bucket that does not exist: readiness says so, nothing panics.
+        let gone = sigflow::lake::open(&moto.lake_url("no-such-bucket", ""), false).unwrap();
+        assert!(rt().block_on(gone.ping()).is_err());
+    }
 }
 
 async fn lake_suite(lake: Arc<dyn Lake>) -> Result<(), String> {

@@ -7,6 +7,8 @@ mod cli;
 mod conformance;
 mod crash;
 mod demo;
+#[cfg(feature = "s3")]
+mod distributed;
 mod enrich;
 mod enrich_state;
 mod fixtures;
@@ -14,6 +16,8 @@ mod mock_http;
 mod outage;
 mod replay;
 mod runner;
+#[cfg(feature = "s3")]
+mod servers;
 mod sources;
 mod sources_live;
 mod sources_more;
