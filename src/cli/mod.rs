@@ -56,8 +56,11 @@ pub enum Command {
     Sources(sources::SourcesArgs),
     /// Re-run a stage from a log offset or a time (e.g. after changing a parser).
     Replay(replay::ReplayArgs),
-    /// Show topics, partitions and consumer positions of the event log.
+    /// Create topics; show topics, partitions and consumer positions of the event log.
     Topics(topics::TopicsArgs),
+    /// Apply the store's schema migrations (every command that opens the store does it
+    /// too; this one only migrates and says where the schema stands).
+    Migrate(DataArgs),
     /// Measure throughput and latency of the embedded pipeline against the store's limit.
     Bench(crate::bench::BenchArgs),
 }
@@ -125,6 +128,17 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Sources(a) => sources::run(a).await,
         Command::Replay(a) => replay::run(a).await,
         Command::Topics(a) => topics::run(a).await,
+        Command::Migrate(a) => {
+            let cfg = a.load(&[])?;
+            let opened = open_store(&cfg)?;
+            opened.store.migrate().await?;
+            println!(
+                "store {}: schema at migration {}",
+                cfg.store.split('?').next().unwrap_or(""),
+                crate::store::SCHEMA_VERSION
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(a) => crate::bench::run(a).await,
     }
 }

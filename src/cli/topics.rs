@@ -1,5 +1,6 @@
-//! `sigflow topics describe`: the log as it is: topics, partitions, offsets, and how far
-//! each stage (consumer group) has read.
+//! `sigflow topics create|describe`: create topics explicitly (partitions, retention),
+//! and see the log as it is: topics, partitions, offsets, and how far each stage
+//! (consumer group) has read.
 
 use std::process::ExitCode;
 
@@ -23,13 +24,54 @@ pub enum TopicsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Create sigflow's topics (or one named topic) with the configured or given
+    /// partitions and retention. An existing topic takes the new retention and may
+    /// grow its partitions (never shrink: records would be stranded).
+    Create {
+        /// Only this topic (default: raw, content, enriched).
+        #[arg(long)]
+        name: Option<String>,
+        /// Partitions (default: `topics.partitions` of the config).
+        #[arg(long)]
+        partitions: Option<u32>,
+        /// Retention in hours (default: `topics.retention_hours`).
+        #[arg(long)]
+        retention_hours: Option<u64>,
+    },
 }
 
 pub async fn run(a: TopicsArgs) -> anyhow::Result<ExitCode> {
     let cfg = a.data.load(&[])?;
     let crate::store::OpenedStore { store, db, .. } = open_store(&cfg)?;
     let log = crate::log::open(&cfg.log, db.as_ref())?;
-    let TopicsCommand::Describe { json } = a.command;
+    let json = match a.command {
+        TopicsCommand::Describe { json } => json,
+        TopicsCommand::Create {
+            name,
+            partitions,
+            retention_hours,
+        } => {
+            let names: Vec<String> = match name {
+                Some(n) => vec![n],
+                None => crate::log::TOPICS.iter().map(|t| t.to_string()).collect(),
+            };
+            let partitions = partitions.unwrap_or(cfg.topics.partitions);
+            if !(1..=4096).contains(&partitions) {
+                anyhow::bail!("--partitions must be from 1 to 4096");
+            }
+            let hours = retention_hours.unwrap_or(cfg.topics.retention_hours);
+            for n in names {
+                log.create_topic(&crate::log::TopicSpec {
+                    name: n.clone(),
+                    partitions,
+                    retention: std::time::Duration::from_secs(hours * 3600),
+                })
+                .await?;
+                println!("topic `{n}`: {partitions} partition(s), retention {hours} h");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let topics = log.describe().await?;
     let mut groups = Vec::new();
     for stage in crate::stages::STAGES {

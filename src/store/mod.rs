@@ -176,6 +176,9 @@ pub struct StoreCounts {
     pub dlq: u64,
 }
 
+/// The newest migration of the one numbered history every store backend follows.
+pub const SCHEMA_VERSION: u32 = 3;
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Applies every migration not yet applied.

@@ -270,3 +270,14 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     tx.commit()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn schema_version_is_the_last_migration() {
+        assert_eq!(
+            super::MIGRATIONS.last().map(|m| m.0),
+            Some(crate::store::SCHEMA_VERSION)
+        );
+    }
+}

@@ -226,3 +226,59 @@ fn help_teaches() {
             && s.contains("--listen")
     );
 }
+
+#[test]
+fn topics_are_created_explicitly_and_migrate_reports_the_schema() {
+    let dir = TestDir::new("topics-create");
+    let data = dir.data();
+    let out = run_ok(
+        sigflow()
+            .args([
+                "topics",
+                "create",
+                "--name",
+                "alerts",
+                "--partitions",
+                "3",
+                "--retention-hours",
+                "2",
+                "--data-dir",
+            ])
+            .arg(&data),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("topic `alerts`: 3 partition(s), retention 2 h")
+    );
+    let out = run_ok(
+        sigflow()
+            .args(["topics", "describe", "--json", "--data-dir"])
+            .arg(&data),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let alerts = v["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "alerts")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(alerts["partitions"].as_array().unwrap().len(), 3);
+    // Shrinking is refused with the reason.
+    let out = sigflow()
+        .args([
+            "topics",
+            "create",
+            "--name",
+            "alerts",
+            "--partitions",
+            "2",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot shrink"));
+    let out = run_ok(sigflow().args(["migrate", "--data-dir"]).arg(&data));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("schema at migration 3"));
+}
