@@ -22,6 +22,11 @@ pub struct SourcesArgs {
     pub command: SourcesCommand,
     #[command(flatten)]
     pub data: DataArgs,
+    /// API address of the running pipeline (default: `api.listen` of the config). When
+    /// one answers, it applies the change and reports live health; otherwise the store
+    /// is changed and the next start applies it.
+    #[arg(long, value_name = "HOST:PORT", global = true)]
+    pub api: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,65 +83,69 @@ pub async fn run(a: SourcesArgs) -> anyhow::Result<ExitCode> {
     let cfg = a.data.load(&[])?;
     let opened = open_store(&cfg)?;
     let store = opened.store.clone();
+    let api = a.api.clone().unwrap_or_else(|| cfg.api.listen.clone());
     match a.command {
         SourcesCommand::List { json } => {
-            let entries = catalog::load(&cfg.sources, store.as_ref()).await?;
-            // A running pipeline knows each source's health; ask it, briefly.
-            let live = live_health(&cfg.api.listen).await;
-            if !json {
-                println!(
-                    "{:<16} {:<11} {:<7} {:<7} {:<9} {:<20} {:<20} NOTE",
-                    "NAME", "KIND", "STATE", "ORIGIN", "HEALTH", "LAST SUCCESS", "NEXT POLL"
-                );
-            }
-            for e in &entries {
-                let cursor = store.cursor(&e.cfg.name).await?;
-                let h = live.as_ref().and_then(|l| l.get(&e.cfg.name)).cloned();
-                if json {
-                    let mut v = serde_json::to_value(e)?;
-                    v["cursor"] = serde_json::json!(cursor);
-                    v["health"] = h.unwrap_or(serde_json::Value::Null);
-                    println!("{v}");
-                    continue;
+            // A running pipeline knows its sources (the demo's included) and their
+            // health: ask it first; without one, read the catalog from the store.
+            let rows: Vec<serde_json::Value> = match live(&api).await {
+                Some(items) => items,
+                None => {
+                    let mut rows = Vec::new();
+                    for e in catalog::load(&cfg.sources, store.as_ref()).await? {
+                        let mut v = serde_json::to_value(&e)?;
+                        v["cursor"] = serde_json::json!(store.cursor(&e.cfg.name).await?);
+                        rows.push(v);
+                    }
+                    if !json {
+                        eprintln!(
+                            "(no pipeline answered on {api}: health not shown; --api names another address)"
+                        );
+                    }
+                    rows
                 }
-                let field = |k: &str| {
-                    h.as_ref()
-                        .and_then(|h| h[k].as_str())
-                        .map(|s| s.chars().take(19).collect::<String>())
-                        .unwrap_or_else(|| "-".into())
+            };
+            if json {
+                for r in &rows {
+                    println!("{r}");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{:<16} {:<11} {:<7} {:<7} {:<9} {:<20} {:<20} NOTE",
+                "NAME", "KIND", "STATE", "ORIGIN", "HEALTH", "LAST SUCCESS", "NEXT POLL"
+            );
+            for r in &rows {
+                let s = |v: &serde_json::Value| {
+                    v.as_str()
+                        .unwrap_or("-")
+                        .chars()
+                        .take(19)
+                        .collect::<String>()
                 };
-                let note = match (
-                    &e.quarantine,
-                    h.as_ref().and_then(|h| h["last_error"].as_str()),
-                ) {
+                let h = &r["health"];
+                let note = match (r["quarantine"].as_str(), h["last_error"].as_str()) {
                     (Some(q), _) => format!("QUARANTINED: {q}"),
                     (None, Some(err)) => format!("last error: {err}"),
-                    (None, None) => cursor
-                        .map(|c| c.chars().take(50).collect())
-                        .unwrap_or_default(),
+                    (None, None) => r["cursor"]
+                        .as_str()
+                        .unwrap_or("")
+                        .chars()
+                        .take(50)
+                        .collect(),
                 };
                 println!(
                     "{:<16} {:<11} {:<7} {:<7} {:<9} {:<20} {:<20} {note}",
-                    e.cfg.name,
-                    e.cfg.kind,
-                    e.state.as_str(),
-                    e.origin,
-                    field("status"),
-                    field("last_success"),
-                    field("next_poll"),
+                    s(&r["name"]),
+                    s(&r["kind"]),
+                    s(&r["state"]),
+                    s(&r["origin"]),
+                    s(&h["status"]),
+                    s(&h["last_success"]),
+                    s(&h["next_poll"]),
                 );
             }
-            if !json {
-                eprintln!(
-                    "{} source(s){}",
-                    entries.len(),
-                    if live.is_some() {
-                        ""
-                    } else {
-                        " (no running pipeline answered on the API address: health not shown)"
-                    }
-                );
-            }
+            eprintln!("{} source(s)", rows.len());
         }
         SourcesCommand::Add {
             name,
@@ -168,15 +177,67 @@ pub async fn run(a: SourcesArgs) -> anyhow::Result<ExitCode> {
             }
         }
         SourcesCommand::Pause { name } => {
-            state(&cfg.sources, store.as_ref(), &name, SourceState::Paused).await?
+            state(
+                &cfg.sources,
+                store.as_ref(),
+                &api,
+                &name,
+                SourceState::Paused,
+            )
+            .await?
         }
         SourcesCommand::Resume { name } => {
-            state(&cfg.sources, store.as_ref(), &name, SourceState::Active).await?
+            state(
+                &cfg.sources,
+                store.as_ref(),
+                &api,
+                &name,
+                SourceState::Active,
+            )
+            .await?
         }
         SourcesCommand::Remove { name } => {
-            state(&cfg.sources, store.as_ref(), &name, SourceState::Removed).await?
+            state(
+                &cfg.sources,
+                store.as_ref(),
+                &api,
+                &name,
+                SourceState::Removed,
+            )
+            .await?
         }
         SourcesCommand::Test { name, limit } => {
+            // The running pipeline's definition when there is one (the demo's, say).
+            if let Some((code, body)) = via_api(&api, &name, "test").await {
+                if code >= 300 {
+                    anyhow::bail!(
+                        "source `{name}`: {}",
+                        body["error"].as_str().unwrap_or("test failed")
+                    );
+                }
+                let items = body["items"].as_array().cloned().unwrap_or_default();
+                let problems = body["problems"].as_array().cloned().unwrap_or_default();
+                for it in items.iter().take(limit) {
+                    println!("{it}");
+                }
+                for p in &problems {
+                    eprintln!(
+                        "problem ({}, item {}): {}",
+                        p["format"], p["index"], p["error"]
+                    );
+                }
+                eprintln!(
+                    "test {name}: {} item(s), {} problem(s), {} shown; nothing stored",
+                    items.len(),
+                    problems.len(),
+                    items.len().min(limit)
+                );
+                return Ok(if items.is_empty() && !problems.is_empty() {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                });
+            }
             let entries = catalog::load(&cfg.sources, store.as_ref()).await?;
             let Some(e) = entries.iter().find(|e| e.cfg.name == name) else {
                 anyhow::bail!("no source named `{name}`");
@@ -259,12 +320,29 @@ pub async fn run(a: SourcesArgs) -> anyhow::Result<ExitCode> {
 async fn state(
     config: &[SourceConfig],
     store: &dyn crate::store::Store,
+    api: &str,
     name: &str,
     state: SourceState,
 ) -> anyhow::Result<()> {
-    catalog::set_state(config, store, name, state)
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let action = match state {
+        SourceState::Active => "resume",
+        SourceState::Paused => "pause",
+        SourceState::Removed => "remove",
+    };
+    match via_api(api, name, action).await {
+        Some((code, _)) if code < 300 => {}
+        Some((_, body)) => anyhow::bail!(
+            "{}",
+            body["error"]
+                .as_str()
+                .unwrap_or("the running pipeline refused")
+        ),
+        None => {
+            catalog::set_state(config, store, name, state)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+        }
+    }
     println!(
         "source `{name}` {}; a running pipeline applies it within a second",
         match state {
@@ -276,25 +354,38 @@ async fn state(
     Ok(())
 }
 
-/// Each source's health from a running pipeline's API, if one answers within a second.
-async fn live_health(listen: &str) -> Option<std::collections::HashMap<String, serde_json::Value>> {
+/// The sources of a running pipeline, from its API, if one answers within a second.
+async fn live(api: &str) -> Option<Vec<serde_json::Value>> {
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(1))
         .build()
         .ok()?;
     let v: serde_json::Value = client
-        .get(format!("http://{listen}/api/v1/sources"))
+        .get(format!("http://{api}/api/v1/sources"))
         .send()
         .await
         .ok()?
         .json()
         .await
         .ok()?;
-    Some(
-        v["items"]
-            .as_array()?
-            .iter()
-            .filter_map(|s| Some((s["name"].as_str()?.to_string(), s["health"].clone())))
-            .collect(),
-    )
+    v["items"].as_array().cloned()
+}
+
+/// Asks a running pipeline to apply an action (`pause`, `resume`, `test`, or DELETE):
+/// None when none answers (the store is then changed directly).
+async fn via_api(api: &str, name: &str, action: &str) -> Option<(u16, serde_json::Value)> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .ok()?;
+    // Only when a pipeline is there: a short probe first.
+    live(api).await?;
+    let req = if action == "remove" {
+        client.delete(format!("http://{api}/api/v1/sources/{name}"))
+    } else {
+        client.post(format!("http://{api}/api/v1/sources/{name}/{action}"))
+    };
+    let r = req.send().await.ok()?;
+    let code = r.status().as_u16();
+    Some((code, r.json().await.unwrap_or_default()))
 }

@@ -302,3 +302,30 @@ fn a_drifted_source_is_quarantined_alone_and_reparse_requeues_it() {
     );
     assert!(letters >= 3);
 }
+
+#[test]
+fn the_cli_manages_the_sources_of_a_running_demo_through_its_api() {
+    let dir = TestDir::new("src-demo-cli");
+    let (_run, base) = demo_with_api(&dir);
+    let api = base.trim_start_matches("http://").to_string();
+    let out = run_ok(
+        sigflow()
+            .args(["sources", "list", "--api", &api, "--data-dir"])
+            .arg(dir.data()),
+    );
+    let list = String::from_utf8_lossy(&out.stdout).into_owned();
+    let row = list
+        .lines()
+        .find(|l| l.starts_with("demo "))
+        .unwrap_or_else(|| panic!("the demo's own source is listed: {list}"));
+    assert!(row.contains("config"), "{row}");
+    run_ok(
+        sigflow()
+            .args(["sources", "pause", "demo", "--api", &api, "--data-dir"])
+            .arg(dir.data()),
+    );
+    wait_until("the demo source paused", Duration::from_secs(10), || {
+        let (_, r) = get_json(&format!("{base}/readyz"));
+        r["components"]["source:demo"]["status"] == "paused"
+    });
+}
