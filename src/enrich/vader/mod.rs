@@ -23,14 +23,55 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
-use smallvec::SmallVec;
 
-/// Per-token working storage: inline up to 48 tokens (most posts), heap beyond.
-type Buf<T> = SmallVec<[T; 48]>;
+/// Per-thread buffers reused from text to text: scoring allocates nothing once they
+/// have grown to the longest text seen.
+#[derive(Default)]
+struct Scratch {
+    lowbuf: String,
+    /// (in lowbuf?, start, end) of each token's lower-case form.
+    spans: Vec<(bool, u32, u32)>,
+    upper: Vec<bool>,
+    lex: Vec<Option<f64>>,
+    boost: Vec<Option<f64>>,
+    neg: Vec<bool>,
+    sentiments: Vec<f64>,
+}
+
+impl Scratch {
+    fn clear(&mut self) {
+        self.lowbuf.clear();
+        self.spans.clear();
+        self.upper.clear();
+        self.lex.clear();
+        self.boost.clear();
+        self.neg.clear();
+        self.sentiments.clear();
+    }
+}
+
+const BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = match c as u8 {
+            b'A'..=b'Z' => 1,
+            b'a'..=b'z' => 2,
+            0x80..=0xFF => 4,
+            _ => 0,
+        };
+        c += 1;
+    }
+    t
+};
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
 use serde::Serialize;
 
 use pystr::{for_each_word, is_upper, lower, round, strip_punc_if_word, strip_space};
-use rules::{BOOSTER_NGRAMS, C_INCR, N_SCALAR, SPECIAL_CASES, booster, is_negation_word};
+use rules::{BOOSTER_NGRAMS, C_INCR, N_SCALAR, SPECIAL_CASES, booster, contains_nt};
 
 const LEXICON: &str = include_str!("../../../data/vader/vader_lexicon.txt");
 const EMOJI_LEXICON: &str = include_str!("../../../data/vader/emoji_utf8_lexicon.txt");
@@ -93,14 +134,43 @@ impl Vader {
     }
 
     pub fn polarity_scores(&self, text: &str) -> Scores {
+        SCRATCH.with(|s| self.score_with(text, &mut s.borrow_mut()))
+    }
+
+    fn score_with(&self, text: &str, sc: &mut Scratch) -> Scores {
         let text = self.replace_emojis(text);
         let text = strip_space(&text);
-        // `str.split()` then VADER's punctuation strip, token by token. Short texts
-        // (nearly all of them) stay on the stack: no allocation per call but the
-        // lower-case buffer.
-        let mut tokens: Buf<&str> = Buf::new();
-        for_each_word(text, |w| tokens.push(strip_punc_if_word(w)));
-        if tokens.is_empty() {
+        sc.clear();
+        // One pass per token: `str.split()`, VADER's punctuation strip, and what the
+        // case rules need (Python's isupper(), whether lower-casing changes anything).
+        // Lower-case forms of tokens that need one go into one reused buffer; tokens
+        // already in lower-case ASCII (most) are their own.
+        let base = text.as_ptr() as usize;
+        for_each_word(text, |w| {
+            let t = strip_punc_if_word(w);
+            let b = t.as_bytes();
+            // One table load per byte: bit 1 upper, 2 lower, 4 non-ASCII.
+            let class = b.iter().fold(0u8, |acc, &c| acc | BYTE_CLASS[c as usize]);
+            let (up, lo, non_ascii) = (class & 1 != 0, class & 2 != 0, class & 4 != 0);
+            if !non_ascii && !up {
+                let start = t.as_ptr() as usize - base;
+                sc.spans
+                    .push((false, start as u32, (start + t.len()) as u32));
+                sc.upper.push(false);
+                return;
+            }
+            let start = sc.lowbuf.len();
+            if non_ascii {
+                sc.lowbuf.push_str(&lower(t));
+                sc.upper.push(is_upper(t));
+            } else {
+                sc.lowbuf.push_str(t);
+                sc.lowbuf[start..].make_ascii_lowercase();
+                sc.upper.push(!lo);
+            }
+            sc.spans.push((true, start as u32, sc.lowbuf.len() as u32));
+        });
+        if sc.spans.is_empty() {
             return Scores {
                 neg: 0.0,
                 neu: 0.0,
@@ -108,63 +178,51 @@ impl Vader {
                 compound: 0.0,
             };
         }
-        // Lower-case forms: a token already in lower-case ASCII is its own (most are);
-        // the others are lower-cased into one buffer. One pass over each token's bytes
-        // also gives Python's isupper().
-        let mut lowbuf = String::new();
-        // (in lowbuf?, start, end): offsets into lowbuf or into `text`.
-        let mut spans: Buf<(bool, usize, usize)> = Buf::new();
-        let mut upper: Buf<bool> = Buf::new();
-        let base = text.as_ptr() as usize;
-        for t in &tokens {
-            let b = t.as_bytes();
-            let (mut up, mut lo, mut non_ascii) = (false, false, false);
-            for &c in b {
-                up |= c.is_ascii_uppercase();
-                lo |= c.is_ascii_lowercase();
-                non_ascii |= c >= 0x80;
+        let Scratch {
+            lowbuf,
+            spans,
+            upper,
+            lex,
+            boost,
+            neg,
+            sentiments,
+        } = sc;
+        // The tokens' lower-case forms, on the stack for all but very long texts.
+        let resolve = |&(in_buf, s, e): &(bool, u32, u32)| {
+            let (s, e) = (s as usize, e as usize);
+            if in_buf { &lowbuf[s..e] } else { &text[s..e] }
+        };
+        let mut on_stack: [&str; 64] = [""; 64];
+        let on_heap: Vec<&str>;
+        let low: &[&str] = if spans.len() <= on_stack.len() {
+            for (slot, sp) in on_stack.iter_mut().zip(spans.iter()) {
+                *slot = resolve(sp);
             }
-            if !non_ascii && !up {
-                let start = t.as_ptr() as usize - base;
-                spans.push((false, start, start + t.len()));
-                upper.push(false);
-                continue;
-            }
-            let start = lowbuf.len();
-            if non_ascii {
-                lowbuf.push_str(&lower(t));
-                upper.push(is_upper(t));
-            } else {
-                lowbuf.push_str(t);
-                lowbuf[start..].make_ascii_lowercase();
-                upper.push(!lo);
-            }
-            spans.push((true, start, lowbuf.len()));
-        }
-        let low_buf: Buf<&str> = spans
-            .iter()
-            .map(|&(in_buf, s, e)| if in_buf { &lowbuf[s..e] } else { &text[s..e] })
-            .collect();
-        let low: &[&str] = &low_buf;
-        let mut lex: Buf<Option<f64>> = Buf::with_capacity(low.len());
-        let mut boost: Buf<Option<f64>> = Buf::with_capacity(low.len());
+            &on_stack[..spans.len()]
+        } else {
+            on_heap = spans.iter().map(resolve).collect();
+            &on_heap
+        };
+        let mut idioms = false;
         for w in low {
             let x = self.words.get(*w).copied().unwrap_or_default();
             lex.push(x.lex);
             boost.push(x.boost);
+            neg.push(x.neg);
+            idioms |= x.idiom;
         }
-        let heads = self.phrases.apply(low, &mut lex);
-        let (lex, boost, upper): (&[Option<f64>], &[Option<f64>], &[bool]) = (&lex, &boost, &upper);
+        let heads = self.phrases.apply(low, lex);
+        let (lex, boost, upper): (&[Option<f64>], &[Option<f64>], &[bool]) = (lex, boost, upper);
         let t = Text {
             low,
             lex,
             boost,
             cap_diff: cap_differential(upper),
             upper,
+            idioms,
+            neg,
         };
-
-        let mut sentiments: Buf<f64> = Buf::with_capacity(tokens.len());
-        for i in 0..tokens.len() {
+        for i in 0..low.len() {
             let is_head = heads.as_ref().is_some_and(|h| h[i]);
             if !is_head
                 && (boost[i].is_some()
@@ -175,8 +233,8 @@ impl Vader {
             }
             sentiments.push(t.valence(i));
         }
-        but_check(low, &mut sentiments);
-        score(&sentiments, text)
+        but_check(low, sentiments);
+        score(sentiments, text)
     }
 
     /// Each character found in the emoji lexicon becomes its description, set off by a
@@ -223,6 +281,11 @@ struct Text<'a> {
     /// Python's `isupper()` of each token.
     upper: &'a [bool],
     cap_diff: bool,
+    /// Whether any token is an idiom marker: without one no idiom or booster n-gram can
+    /// match, and the (exact) check is skipped.
+    idioms: bool,
+    /// Whether each token is in the negation list.
+    neg: &'a [bool],
 }
 
 impl Text<'_> {
@@ -262,8 +325,8 @@ impl Text<'_> {
                     s *= 0.9;
                 }
                 valence += s;
-                valence = negation_check(valence, low, start_i, i);
-                if start_i == 2 {
+                valence = negation_check(valence, low, self.neg, start_i, i);
+                if start_i == 2 && self.idioms {
                     valence = special_idioms_check(valence, low, i);
                 }
             }
@@ -309,16 +372,18 @@ fn cap_differential(upper: &[bool]) -> bool {
     0 < diff && diff < upper.len()
 }
 
-fn negation_check(valence: f64, low: &[&str], start_i: usize, i: usize) -> f64 {
+fn negation_check(valence: f64, low: &[&str], neg: &[bool], start_i: usize, i: usize) -> f64 {
+    // The reference's `negated()`: in the list, or holding "n't".
+    let is_negation_word = |k: usize| neg[k] || contains_nt(low[k].as_bytes());
     let so_this = |w: &str| w == "so" || w == "this";
     match start_i {
-        0 if is_negation_word(low[i - 1]) => valence * N_SCALAR,
+        0 if is_negation_word(i - 1) => valence * N_SCALAR,
         1 => {
             if low[i - 2] == "never" && so_this(low[i - 1]) {
                 valence * 1.25
             } else if low[i - 2] == "without" && low[i - 1] == "doubt" {
                 valence
-            } else if is_negation_word(low[i - 2]) {
+            } else if is_negation_word(i - 2) {
                 valence * N_SCALAR
             } else {
                 valence
@@ -331,7 +396,7 @@ fn negation_check(valence: f64, low: &[&str], start_i: usize, i: usize) -> f64 {
                 valence * 1.25
             } else if low[i - 3] == "without" && (low[i - 2] == "doubt" || low[i - 1] == "doubt") {
                 valence
-            } else if is_negation_word(low[i - 3]) {
+            } else if is_negation_word(i - 3) {
                 valence * N_SCALAR
             } else {
                 valence
@@ -419,7 +484,13 @@ fn normalize(score: f64) -> f64 {
 
 fn score(sentiments: &[f64], text: &str) -> Scores {
     let mut sum_s: f64 = sentiments.iter().fold(0.0, |a, s| a + s);
-    let amp = punctuation_emphasis(text);
+    // The emphasis only ever moves a non-zero sum: a text with no sentiment at all
+    // (a good share of posts) skips counting its punctuation.
+    let amp = if sentiments.iter().any(|s| *s != 0.0) {
+        punctuation_emphasis(text)
+    } else {
+        0.0
+    };
     if sum_s > 0.0 {
         sum_s += amp;
     } else if sum_s < 0.0 {
@@ -456,6 +527,11 @@ fn score(sentiments: &[f64], text: &str) -> Scores {
 struct Word {
     lex: Option<f64>,
     boost: Option<f64>,
+    /// One of the uncommon words every idiom key holds (see `rules::IDIOM_MARKERS`).
+    idiom: bool,
+    /// In the reference's negation list (words with `n't` are negations too, checked
+    /// where needed).
+    neg: bool,
 }
 
 fn word_index(lexicon: &FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, Word> {
@@ -467,12 +543,20 @@ fn word_index(lexicon: &FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, Word> {
                 Word {
                     lex: Some(*v),
                     boost: booster(k),
+                    idiom: false,
+                    neg: false,
                 },
             )
         })
         .collect();
     for w in rules::booster_words() {
         m.entry(w.into()).or_default().boost = booster(w);
+    }
+    for w in rules::IDIOM_MARKERS {
+        m.entry((*w).into()).or_default().idiom = true;
+    }
+    for w in rules::negation_words() {
+        m.entry(w.into()).or_default().neg = true;
     }
     m
 }

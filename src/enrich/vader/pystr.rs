@@ -63,39 +63,71 @@ pub fn lower(s: &str) -> Cow<'_, str> {
 /// decoded (tokenizing is a fifth of VADER's time, so it is written for speed).
 pub fn for_each_word<'a>(s: &'a str, mut f: impl FnMut(&'a str)) {
     let b = s.as_bytes();
+    let n = b.len();
     let mut start: Option<usize> = None;
-    // End of a multi-byte separator being skipped.
-    let mut skip = 0;
-    for (i, &c) in b.iter().enumerate() {
-        // Only ASCII and the lead bytes C2 (U+0085, U+00A0), E1 (U+1680), E2 (U+2000..)
-        // and E3 (U+3000) can start whitespace; every other byte is part of a word.
-        let is_sep = if i < skip {
-            true
-        } else if c < 0x80 {
-            ASCII_SPACE[c as usize]
-        } else if matches!(c, 0xC2 | 0xE1 | 0xE2 | 0xE3) {
-            match multibyte_space(s, i) {
-                Some(n) => {
-                    skip = i + n;
-                    true
+    let mut i = 0;
+    // One table load decides most bytes: part of a word, ASCII whitespace, or the lead
+    // byte of a character that may be Unicode whitespace (decoded only then).
+    while i < n {
+        match SPLIT_CLASS[b[i] as usize] {
+            WORD => {
+                if start.is_none() {
+                    start = Some(i);
                 }
-                None => false,
+                i += 1;
+                // Inside a word: the tight loop most bytes take (an iterator, so no
+                // bounds checks).
+                i += b[i..]
+                    .iter()
+                    .position(|&c| SPLIT_CLASS[c as usize] != WORD)
+                    .unwrap_or(n - i);
             }
-        } else {
-            false
-        };
-        if is_sep {
-            if let Some(st) = start.take() {
-                f(&s[st..i]);
+            SPACE => {
+                if let Some(st) = start.take() {
+                    f(&s[st..i]);
+                }
+                i += 1;
             }
-        } else if start.is_none() {
-            start = Some(i);
+            _ => match multibyte_space(s, i) {
+                Some(len) => {
+                    if let Some(st) = start.take() {
+                        f(&s[st..i]);
+                    }
+                    i += len;
+                }
+                None => {
+                    if start.is_none() {
+                        start = Some(i);
+                    }
+                    i += 1;
+                }
+            },
         }
     }
     if let Some(st) = start {
         f(&s[st..]);
     }
 }
+
+const WORD: u8 = 0;
+const SPACE: u8 = 1;
+const MAYBE_SPACE: u8 = 2;
+
+/// Only ASCII and the lead bytes C2 (U+0085, U+00A0), E1 (U+1680), E2 (U+2000..) and
+/// E3 (U+3000) can start whitespace; every other byte is part of a word.
+const SPLIT_CLASS: [u8; 256] = {
+    let mut t = [WORD; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = match c as u8 {
+            b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f => SPACE,
+            0xC2 | 0xE1 | 0xE2 | 0xE3 => MAYBE_SPACE,
+            _ => WORD,
+        };
+        c += 1;
+    }
+    t
+};
 
 #[cold]
 fn multibyte_space(s: &str, i: usize) -> Option<usize> {
@@ -148,21 +180,34 @@ pub fn strip_punc_if_word(token: &str) -> &str {
     let b = token.as_bytes();
     let start = b
         .iter()
-        .position(|c| !c.is_ascii_punctuation())
+        .position(|c| !PUNCT[*c as usize])
         .unwrap_or(b.len());
     let end = b
         .iter()
-        .rposition(|c| !c.is_ascii_punctuation())
+        .rposition(|c| !PUNCT[*c as usize])
         .map_or(start, |e| e + 1);
     let stripped = &token[start..end];
     // Up to 2 bytes is at most 2 chars; over 8 bytes is at least 3.
     let short = match stripped.len() {
         0..=2 => true,
         9.. => false,
+        // 3 to 8 bytes of ASCII are 3 to 8 characters: no decoding needed.
+        _ if stripped.is_ascii() => false,
         _ => stripped.chars().take(3).count() <= 2,
     };
     if short { token } else { stripped }
 }
+
+/// `u8::is_ascii_punctuation` as a table (Python's `string.punctuation`: the same 32).
+const PUNCT: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_punctuation();
+        c += 1;
+    }
+    t
+};
 
 /// Python's `round(x, digits)`: correctly rounded from the exact binary value, ties to
 /// even. Rust's fixed-precision formatting rounds the same way, so going through the

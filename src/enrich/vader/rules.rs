@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 /// Mean intensity increase of a booster word ("very").
 pub const B_INCR: f64 = 0.293;
@@ -189,11 +189,22 @@ pub const SPECIAL_CASES: &[(&[&str], f64)] = &[
     (&["beating", "heart"], 3.5),
 ];
 
-pub fn is_negation_word(lower: &str) -> bool {
-    static SET: OnceLock<FxHashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| NEGATE.iter().copied().collect())
-        .contains(lower)
-        || lower.contains("n't")
+/// A word of every key of `SPECIAL_CASES` and `BOOSTER_NGRAMS` that is uncommon in
+/// text (not "the", "of", "to", "for"): a text without any of them cannot match one.
+/// `idiom_markers_cover_every_key` keeps this list honest.
+pub const IDIOM_MARKERS: &[&str] = &[
+    "shit", "bomb", "ass", "bus", "yeah", "kiss", "die", "beating", "enough", "kind", "sort",
+];
+
+/// The negation words of the reference's list (the `n't` rule is separate).
+pub fn negation_words() -> impl Iterator<Item = &'static str> {
+    NEGATE.iter().copied()
+}
+
+/// `"n't" in word`, without a general substring search: most words hold no
+/// apostrophe at all, and this runs several times per sentiment word.
+pub fn contains_nt(b: &[u8]) -> bool {
+    memchr::memchr_iter(b'\'', b).any(|i| i > 0 && b[i - 1] == b'n' && b.get(i + 1) == Some(&b't'))
 }
 
 /// Every booster and dampener word.
@@ -213,4 +224,29 @@ pub fn booster(lower: &str) -> Option<f64> {
     })
     .get(lower)
     .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn negations_with_and_without_apostrophes() {
+        let negated =
+            |w: &str| super::negation_words().any(|n| n == w) || super::contains_nt(w.as_bytes());
+        for w in ["not", "never", "don't", "isn't", "ain't", "wasn't", "n't"] {
+            assert!(negated(w), "{w}");
+        }
+        for w in ["now", "n'", "'t", "n", "can", "won", "o'neil"] {
+            assert!(!negated(w), "{w}");
+        }
+    }
+
+    #[test]
+    fn idiom_markers_cover_every_key() {
+        for (key, _) in super::SPECIAL_CASES.iter().chain(super::BOOSTER_NGRAMS) {
+            assert!(
+                key.iter().any(|w| super::IDIOM_MARKERS.contains(w)),
+                "{key:?} holds no marker"
+            );
+        }
+    }
 }
