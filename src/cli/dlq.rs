@@ -89,30 +89,43 @@ pub async fn run(a: DlqArgs) -> anyhow::Result<ExitCode> {
                         .join(", ")
                 );
             }
-            // Several items of one input record share that record: put it back once.
-            let mut seen = std::collections::HashSet::new();
-            let mut appends = Vec::new();
-            for l in &letters {
-                let d = &l.letter;
-                if seen.insert((d.topic.clone(), d.partition, d.offset)) {
-                    appends.push(Append {
-                        topic: d.topic.clone(),
-                        key: d.key.clone(),
-                        value: d.payload.clone(),
-                    });
-                }
-            }
             let log = crate::log::open(&cfg.log, db.as_ref())?;
-            let n = appends.len();
-            log.append(appends).await?;
-            let marked: Vec<String> = letters.iter().map(|l| l.letter.id.clone()).collect();
-            store.mark_replayed(&marked).await?;
+            let n = requeue(log.as_ref(), store.as_ref(), &letters).await?;
             println!(
                 "re-queued {n} record(s) for {} dead letter(s); a running pipeline picks them up within a second, \
                  otherwise the next `sigflow run`/`demo` does",
-                marked.len()
+                letters.len()
             );
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Puts dead letters' input records back on their topics (once per record: several
+/// items of one record share it) and marks the letters replayed. Returns the records
+/// re-queued.
+pub(super) async fn requeue(
+    log: &dyn crate::log::EventLog,
+    store: &dyn crate::store::Store,
+    letters: &[crate::store::StoredDeadLetter],
+) -> anyhow::Result<usize> {
+    let mut seen = std::collections::HashSet::new();
+    let mut appends = Vec::new();
+    for l in letters {
+        let d = &l.letter;
+        if seen.insert((d.topic.clone(), d.partition, d.offset)) {
+            appends.push(Append {
+                topic: d.topic.clone(),
+                key: d.key.clone(),
+                value: d.payload.clone(),
+            });
+        }
+    }
+    let n = appends.len();
+    if n > 0 {
+        log.append(appends).await?;
+    }
+    let ids: Vec<String> = letters.iter().map(|l| l.letter.id.clone()).collect();
+    store.mark_replayed(&ids).await?;
+    Ok(n)
 }

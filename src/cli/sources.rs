@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use super::{DataArgs, open_store};
 use crate::config::SourceConfig;
 use crate::sources::catalog;
-use crate::store::{Append, SourceState};
+use crate::store::SourceState;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
@@ -292,25 +292,8 @@ pub async fn run(a: SourcesArgs) -> anyhow::Result<ExitCode> {
                         .is_ok_and(|r| r.source == name)
                 })
                 .collect();
-            let mut seen = std::collections::HashSet::new();
-            let mut appends = Vec::new();
-            for l in &letters {
-                let d = &l.letter;
-                if seen.insert((d.topic.clone(), d.partition, d.offset)) {
-                    appends.push(Append {
-                        topic: d.topic.clone(),
-                        key: d.key.clone(),
-                        value: d.payload.clone(),
-                    });
-                }
-            }
-            let n = appends.len();
-            if n > 0 {
-                let log = crate::log::open(&cfg.log, opened.db.as_ref())?;
-                log.append(appends).await?;
-                let ids: Vec<String> = letters.iter().map(|l| l.letter.id.clone()).collect();
-                store.mark_replayed(&ids).await?;
-            }
+            let log = crate::log::open(&cfg.log, opened.db.as_ref())?;
+            let n = super::dlq::requeue(log.as_ref(), store.as_ref(), &letters).await?;
             println!("source `{name}`: quarantine lifted; {n} payload(s) re-queued for parsing");
         }
     }

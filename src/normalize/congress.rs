@@ -446,13 +446,7 @@ fn xml_in_zip(body: &[u8]) -> Result<Vec<u8>, PayloadError> {
 mod tests {
     use super::*;
 
-    fn cx() -> RawContext<'static> {
-        RawContext {
-            fetched_by: "t",
-            lake_key: "k",
-            observed_at: Utc::now(),
-        }
-    }
+    use crate::normalize::test_cx as cx;
 
     #[test]
     fn house_rows_with_two_date_formats() {

@@ -344,13 +344,7 @@ fn split_csv(line: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn cx() -> RawContext<'static> {
-        RawContext {
-            fetched_by: "t",
-            lake_key: "k",
-            observed_at: Utc::now(),
-        }
-    }
+    use crate::normalize::test_cx as cx;
 
     #[test]
     fn nasdaq_display_strings() {

@@ -187,6 +187,16 @@ pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
+/// A context for normalizer unit tests.
+#[cfg(test)]
+pub(crate) fn test_cx() -> RawContext<'static> {
+    RawContext {
+        fetched_by: "t",
+        lake_key: "k",
+        observed_at: Utc::now(),
+    }
+}
+
 pub(crate) fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s.trim())
         .ok()

@@ -118,13 +118,7 @@ fn post(
 mod tests {
     use super::*;
 
-    fn cx() -> RawContext<'static> {
-        RawContext {
-            fetched_by: "t",
-            lake_key: "k",
-            observed_at: chrono::Utc::now(),
-        }
-    }
+    use crate::normalize::test_cx as cx;
 
     #[test]
     fn listing_with_one_good_and_one_bad_child() {

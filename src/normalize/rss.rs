@@ -203,13 +203,7 @@ fn parse_date(s: &str) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
 
-    fn cx() -> RawContext<'static> {
-        RawContext {
-            fetched_by: "t",
-            lake_key: "k",
-            observed_at: Utc::now(),
-        }
-    }
+    use crate::normalize::test_cx as cx;
 
     #[test]
     fn rss_items_with_guid_dates_and_authors() {

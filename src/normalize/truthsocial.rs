@@ -160,13 +160,7 @@ fn names(v: Option<&Value>, key: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn cx() -> RawContext<'static> {
-        RawContext {
-            fetched_by: "t",
-            lake_key: "k",
-            observed_at: chrono::Utc::now(),
-        }
-    }
+    use crate::normalize::test_cx as cx;
 
     #[test]
     fn retruth_takes_text_and_counts_from_reblog() {

@@ -193,13 +193,7 @@ fn tweet(
 mod tests {
     use super::*;
 
-    fn cx() -> RawContext<'static> {
-        RawContext {
-            fetched_by: "t",
-            lake_key: "k",
-            observed_at: Utc::now(),
-        }
-    }
+    use crate::normalize::test_cx as cx;
 
     #[test]
     fn default_fields_response_gets_time_from_the_snowflake() {
