@@ -29,7 +29,7 @@ use crate::config::Config;
         stages normalize and enrich them into one Content schema; the store serves them \
         over HTTP. Everything is embedded by default (SQLite file, local lake, embedded log).\n\n\
         Start with `sigflow demo`, then open http://127.0.0.1:8080/api/v1/contents.\n\n\
-        Backends compiled into this build: store sqlite://, log embedded, lake file://.",
+        Backends: store sqlite://, log embedded, lake file:// (s3:// in builds with `--features s3`).",
     after_help = "Configuration: built-in defaults < --config FILE < SIGFLOW__SECTION__KEY env vars < flags.\n\
         Print the defaults with `sigflow validate --print-defaults`."
 )]
