@@ -12,11 +12,13 @@ mod distributed;
 mod enrich;
 mod enrich_state;
 mod fixtures;
+#[cfg(feature = "postgres")]
+mod migrations;
 mod mock_http;
 mod outage;
 mod replay;
 mod runner;
-#[cfg(feature = "s3")]
+#[cfg(any(feature = "s3", feature = "postgres"))]
 mod servers;
 mod sources;
 mod sources_live;

@@ -8,11 +8,13 @@ use std::time::Duration;
 use crate::util::{free_port, http_get, wait_until};
 
 /// moto's S3 server (in the image: `pip install 'moto[server]'` elsewhere).
+#[cfg(feature = "s3")]
 pub struct Moto {
     child: Child,
     pub endpoint: String,
 }
 
+#[cfg(feature = "s3")]
 impl Moto {
     pub fn start() -> Moto {
         let port = free_port();
@@ -60,9 +62,142 @@ impl Moto {
     }
 }
 
+#[cfg(feature = "s3")]
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A throwaway PostgreSQL 15 cluster (Debian's binaries), on 127.0.0.1 with trust auth.
+/// As root the server runs as user `postgres` (initdb refuses root).
+#[cfg(feature = "postgres")]
+pub struct Postgres {
+    dir: std::path::PathBuf,
+    pub port: u16,
+    as_postgres: bool,
+}
+
+#[cfg(feature = "postgres")]
+impl Postgres {
+    const BIN: &'static str = "/usr/lib/postgresql/15/bin";
+
+    fn cmd(&self, prog: &str) -> Command {
+        let path = format!("{}/{prog}", Self::BIN);
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", &path]);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+
+    pub fn start() -> Postgres {
+        assert!(
+            std::path::Path::new(Self::BIN).join("initdb").exists(),
+            "PostgreSQL 15 not found in {}: install postgresql-15 (Debian) to run these tests",
+            Self::BIN
+        );
+        let dir = std::env::temp_dir().join(format!("sigflow-pg-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let as_postgres = unsafe { libc::geteuid() } == 0;
+        if as_postgres {
+            let st = Command::new("chown")
+                .args(["postgres:", dir.to_str().unwrap()])
+                .status()
+                .unwrap();
+            assert!(st.success(), "chown {} to postgres", dir.display());
+        }
+        let pg = Postgres {
+            dir,
+            port: free_port(),
+            as_postgres,
+        };
+        let data = pg.dir.join("data");
+        let out = pg
+            .cmd("initdb")
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            pg.port,
+            pg.dir.display()
+        );
+        let out = pg
+            .cmd("pg_ctl")
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                pg.dir.join("pg.log").to_str().unwrap(),
+                "-w",
+                "-o",
+                &opts,
+                "start",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        pg
+    }
+
+    /// Runs SQL through psql; returns its unaligned, tuples-only output.
+    pub fn psql(&self, args: &[&str]) -> String {
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+            ])
+            .args(args)
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "psql {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let _ = self
+            .cmd("pg_ctl")
+            .args(["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

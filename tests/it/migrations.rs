@@ -1,0 +1,138 @@
+//! One numbered migration history for every store backend: the SQLite texts
+//! (`migrations/`) and the PostgreSQL texts (`migrations/postgres/`) must give the same
+//! tables, columns, types, nullability, primary keys and views. Applied for real to
+//! both and compared.
+
+use std::collections::BTreeMap;
+
+use crate::servers::Postgres;
+use crate::util::*;
+
+/// (table, column) → (type, not null, part of the primary key)
+type Schema = BTreeMap<(String, String), (String, bool, bool)>;
+
+fn norm(t: &str) -> String {
+    match t.to_ascii_lowercase().as_str() {
+        "integer" | "bigint" => "int",
+        "text" => "text",
+        "blob" | "bytea" => "bytes",
+        "real" | "double precision" => "float",
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
+fn sqlite_schema(dir: &TestDir) -> (Schema, Vec<String>) {
+    run_ok(sigflow().args(["migrate", "--data-dir"]).arg(dir.data()));
+    let conn = db(&dir.db());
+    let tables: Vec<(String, String)> = conn
+        .prepare("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut schema = Schema::new();
+    let mut views = Vec::new();
+    for (t, kind) in tables {
+        if kind == "view" {
+            views.push(t);
+            continue;
+        }
+        let mut st = conn
+            .prepare(&format!("PRAGMA table_info(\"{t}\")"))
+            .unwrap();
+        let cols: Vec<(String, String, bool, bool)> = st
+            .query_map([], |r| {
+                Ok((
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, i64>(3)? != 0,
+                    r.get::<_, i64>(5)? != 0,
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for (c, ty, notnull, pk) in cols {
+            // SQLite: a primary key column may be NULL in the declaration; it is not.
+            schema.insert((t.clone(), c), (norm(&ty), notnull || pk, pk));
+        }
+    }
+    (schema, views)
+}
+
+fn postgres_schema(pg: &Postgres) -> (Schema, Vec<String>) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    let mut files: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    for f in &files {
+        pg.psql(&["-f", f.to_str().unwrap()]);
+    }
+    let pks: Vec<(String, String)> = pg
+        .psql(&["-c", "SELECT k.table_name, k.column_name FROM information_schema.table_constraints c \
+                 JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name \
+                 WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = 'public'"])
+        .lines()
+        .filter_map(|l| l.split_once('|').map(|(a, b)| (a.to_string(), b.to_string())))
+        .collect();
+    let mut schema = Schema::new();
+    for line in pg
+        .psql(&["-c", "SELECT c.table_name, c.column_name, c.data_type, c.is_nullable FROM information_schema.columns c \
+                 JOIN information_schema.tables t ON t.table_name = c.table_name AND t.table_schema = c.table_schema \
+                 WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'"])
+        .lines()
+    {
+        let f: Vec<&str> = line.split('|').collect();
+        let key = (f[0].to_string(), f[1].to_string());
+        let pk = pks.contains(&key);
+        schema.insert(key, (norm(f[2]), f[3] == "NO", pk));
+    }
+    let views = pg
+        .psql(&["-c", "SELECT table_name FROM information_schema.views WHERE table_schema = 'public' ORDER BY 1"])
+        .lines()
+        .map(String::from)
+        .collect();
+    (schema, views)
+}
+
+#[test]
+fn sqlite_and_postgres_histories_give_the_same_schema() {
+    let dir = TestDir::new("migrations");
+    let (lite, lite_views) = sqlite_schema(&dir);
+    let pg = Postgres::start();
+    let (post, post_views) = postgres_schema(&pg);
+    assert!(lite.len() > 50, "the SQLite schema was read: {lite:?}");
+    let only = |a: &Schema, b: &Schema| -> Vec<String> {
+        a.iter()
+            .filter(|(k, v)| b.get(*k) != Some(*v))
+            .map(|(k, v)| format!("{}.{} {v:?} (other side: {:?})", k.0, k.1, b.get(k)))
+            .collect()
+    };
+    let diff: Vec<String> = only(&lite, &post)
+        .into_iter()
+        .chain(only(&post, &lite))
+        .collect();
+    assert!(diff.is_empty(), "schemas differ:\n{}", diff.join("\n"));
+    assert_eq!(lite_views, post_views);
+    // Both histories have the same versions.
+    let lite_files: Vec<String> =
+        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+    for f in lite_files {
+        assert!(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations/postgres")
+                .join(&f)
+                .exists(),
+            "{f} has no PostgreSQL text"
+        );
+    }
+}
