@@ -27,6 +27,9 @@ const CONGRESS_FORMATS: &[&str] = &["house-watcher", "senate-watcher", "house-cl
 struct Settings {
     format: &'static str,
     urls: Vec<String>,
+    /// A feed's first poll takes only items disclosed within this many days (a
+    /// congressional aggregate file holds years of trades).
+    backfill_days: u64,
     interval: Duration,
     http: HttpSettings,
 }
@@ -86,9 +89,15 @@ fn read(cfg: &SourceConfig) -> (Settings, Vec<String>) {
             blocked_wait: 600,
         },
     );
+    let default_days = match format {
+        "fed" => 14,
+        "rss" => 7,
+        _ => 30,
+    };
     let s = Settings {
         format,
         urls,
+        backfill_days: o.uint("backfill_days", default_days, 0, 36_500),
         interval: Duration::from_secs(o.uint(
             "interval_secs",
             if fed { 300 } else { 600 },
@@ -112,6 +121,9 @@ struct Seen {
     last_modified: Option<String>,
     #[serde(default)]
     sha256: String,
+    /// Items disclosed before this are not taken (fixed at the first poll).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub struct FeedSource {
@@ -164,14 +176,23 @@ impl Source for FeedSource {
                 continue;
             }
             let sha = crate::lake::sha256_hex(&r.body);
+            let since = seen.since.unwrap_or_else(|| {
+                chrono::Utc::now() - chrono::Duration::days(self.s.backfill_days as i64)
+            });
             let next = Seen {
                 etag: r.header("etag").map(String::from),
                 last_modified: r.header("last-modified").map(String::from),
                 sha256: sha.clone(),
+                since: Some(since),
             };
             if sha != seen.sha256 {
                 let mut meta = serde_json::Map::new();
                 meta.insert("url".into(), serde_json::Value::from(url.as_str()));
+                // Normalize drops items disclosed before this (see stages/normalize.rs).
+                meta.insert(
+                    "not_before".into(),
+                    serde_json::Value::from(since.to_rfc3339()),
+                );
                 out.push(Payload {
                     format: self.format.into(),
                     body: r.body,

@@ -202,7 +202,26 @@ impl Stage for NormalizeStage {
             }
             None => self.clear_strikes(&raw.source),
         }
-        let items = result?;
+        let mut items = result?;
+        // A source's backfill window (`meta.not_before`): items disclosed earlier are
+        // history the user did not ask for. Decided by the raw event, so replays agree.
+        if let Some(nb) = raw
+            .meta
+            .get("not_before")
+            .and_then(|v| v.as_str())
+            .and_then(crate::normalize::parse_rfc3339)
+        {
+            let before = items.len();
+            items.retain(|i| match i {
+                Ok(c) => c.disclosed_at.unwrap_or(c.happened_at) >= nb,
+                Err(_) => true,
+            });
+            let skipped = (before - items.len()) as u64;
+            if skipped > 0 {
+                metrics::counter!("sigflow_items_before_backfill_total", "source" => raw.source.clone())
+                    .increment(skipped);
+            }
+        }
         let mut fx = Effects::default();
         for item in items {
             match item {

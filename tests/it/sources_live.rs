@@ -119,6 +119,8 @@ fn sources_are_added_paused_tested_and_removed_while_running() {
         &url_a,
         "--set",
         "interval_secs=1",
+        "--set",
+        "backfill_days=36500",
     ]);
     assert_eq!(code, 0, "{out}{err}");
     wait_until("items of the added source", Duration::from_secs(15), || {
@@ -160,7 +162,7 @@ fn sources_are_added_paused_tested_and_removed_while_running() {
         "POST",
         &format!("{base}/api/v1/sources"),
         Some(
-            json!({"name": "beta", "kind": "rss", "options": {"url": format!("{}/b.xml", mock.base), "interval_secs": 1}}),
+            json!({"name": "beta", "kind": "rss", "options": {"url": format!("{}/b.xml", mock.base), "interval_secs": 1, "backfill_days": 36500}}),
         ),
     );
     assert_eq!(code, 201, "{body}");
@@ -237,8 +239,8 @@ fn a_drifted_source_is_quarantined_alone_and_reparse_requeues_it() {
         &cfg,
         format!(
             "data_dir = \"{d}\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n\
-             [[sources]]\nname = \"drifty\"\nkind = \"rss\"\nurl = \"{b}/drift.xml\"\ninterval_secs = 1\n\
-             [[sources]]\nname = \"steady\"\nkind = \"rss\"\nurl = \"{b}/ok.xml\"\ninterval_secs = 1\n",
+             [[sources]]\nname = \"drifty\"\nkind = \"rss\"\nurl = \"{b}/drift.xml\"\ninterval_secs = 1\nbackfill_days = 36500\n\
+             [[sources]]\nname = \"steady\"\nkind = \"rss\"\nurl = \"{b}/ok.xml\"\ninterval_secs = 1\nbackfill_days = 36500\n",
             d = dir.data().display(),
             b = mock.base
         ),

@@ -339,7 +339,7 @@ fn feeds_poll_with_conditional_gets() {
     let cfg = source_config(
         &dir,
         &format!(
-            "[[sources]]\nname = \"fed\"\nkind = \"fed\"\nurl = \"{}/feeds/press_all.xml\"\ninterval_secs = 1\n",
+            "[[sources]]\nname = \"fed\"\nkind = \"fed\"\nurl = \"{}/feeds/press_all.xml\"\ninterval_secs = 1\nbackfill_days = 36500\n",
             mock.base
         ),
     );
@@ -535,13 +535,22 @@ fn congress_files_senate_rows_and_the_clerk_zip() {
         w.finish().unwrap();
     }
     let zipped = zipped.into_inner();
+    // Dates relative to today: the source takes 30 days of history on its first poll.
+    let day = |ago: i64| {
+        (chrono::Utc::now() - chrono::Duration::days(ago))
+            .format("%m/%d/%Y")
+            .to_string()
+    };
     let senate = json!([
-        {"transaction_date": "11/12/2026", "owner": "Spouse", "ticker": "NVDA", "asset_description": "NVIDIA Corporation - Common Stock",
+        {"transaction_date": day(11), "owner": "Spouse", "ticker": "NVDA", "asset_description": "NVIDIA Corporation - Common Stock",
          "asset_type": "Stock", "type": "Purchase", "amount": "$15,001 - $50,000", "comment": "--",
-         "senator": "Pat Q Example", "ptr_link": "https://efdsearch.senate.gov/search/view/ptr/00000000-1111/", "disclosure_date": "11/20/2026"},
-        {"transaction_date": "11/12/2026", "owner": "Self", "ticker": "--", "asset_description": "Municipal Bond &amp; Notes<br>",
+         "senator": "Pat Q Example", "ptr_link": "https://efdsearch.senate.gov/search/view/ptr/00000000-1111/", "disclosure_date": day(3)},
+        {"transaction_date": day(11), "owner": "Self", "ticker": "--", "asset_description": "Municipal Bond &amp; Notes<br>",
          "asset_type": "Municipal Security", "type": "Sale (Full)", "amount": "$1,001 - $15,000", "comment": "--",
-         "senator": "Pat Q Example", "ptr_link": "https://efdsearch.senate.gov/search/view/ptr/00000000-1111/", "disclosure_date": "11/20/2026"}
+         "senator": "Pat Q Example", "ptr_link": "https://efdsearch.senate.gov/search/view/ptr/00000000-1111/", "disclosure_date": day(3)},
+        {"transaction_date": day(420), "owner": "Self", "ticker": "KO", "asset_description": "Coca-Cola Co",
+         "asset_type": "Stock", "type": "Purchase", "amount": "$1,001 - $15,000", "comment": "--",
+         "senator": "Pat Q Example", "ptr_link": "https://efdsearch.senate.gov/search/view/ptr/00000000-0000/", "disclosure_date": day(400)}
     ])
     .to_string();
     let mock = MockServer::start(move |r| match r.path() {
@@ -556,7 +565,7 @@ fn congress_files_senate_rows_and_the_clerk_zip() {
     let cfg = source_config(
         &dir,
         &format!(
-            "[[sources]]\nname = \"clerk\"\nkind = \"congress\"\nformat = \"house-clerk\"\nurl = \"{b}/public_disc/financial-pdfs/2026FD.zip\"\ninterval_secs = 1\n\
+            "[[sources]]\nname = \"clerk\"\nkind = \"congress\"\nformat = \"house-clerk\"\nurl = \"{b}/public_disc/financial-pdfs/2026FD.zip\"\ninterval_secs = 1\nbackfill_days = 36500\n\
              [[sources]]\nname = \"senate\"\nkind = \"congress\"\nformat = \"senate-watcher\"\nurl = \"{b}/aggregate/all_transactions.json\"\ninterval_secs = 1\n",
             b = mock.base
         ),
