@@ -12,9 +12,9 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
+use super::parse_day;
 use super::xml;
 use super::{
     ItemError, Normalized, Normalizer, PayloadError, RawContext, base, html, item_err, parse_json,
@@ -189,9 +189,9 @@ impl Trade<'_> {
         let day = self
             .transaction_date
             .ok_or_else(|| item_err(i, "row has no transaction_date", raw))?;
-        let happened = date(day)
+        let happened = parse_day(day)
             .ok_or_else(|| item_err(i, format!("unreadable transaction_date `{day}`"), raw))?;
-        let disclosed = self.disclosure_date.and_then(date);
+        let disclosed = self.disclosure_date.and_then(parse_day);
         let ticker = self.ticker.map(ticker_of).filter(|t| !t.is_empty());
         let asset = self.asset.map(html::to_text).unwrap_or_default();
         let kind = trade_kind(self.kind.unwrap_or_default());
@@ -323,16 +323,6 @@ fn amount_range(s: &str) -> (Option<u64>, Option<u64>) {
     }
 }
 
-/// MM/DD/YYYY, M/D/YYYY or ISO YYYY-MM-DD, as midnight UTC.
-fn date(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    NaiveDate::parse_from_str(s, "%m/%d/%Y")
-        .or_else(|_| NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d"))
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc())
-}
-
 impl Normalizer for HouseClerk {
     fn name(&self) -> &'static str {
         "house-clerk"
@@ -380,7 +370,7 @@ impl Normalizer for HouseClerk {
                 out.push(Err(err("PTR without a DocID")));
                 continue;
             };
-            let Some(filed) = m.text_of("FilingDate").and_then(|d| date(&d)) else {
+            let Some(filed) = m.text_of("FilingDate").and_then(|d| parse_day(&d)) else {
                 out.push(Err(err("PTR without a readable FilingDate")));
                 continue;
             };

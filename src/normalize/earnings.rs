@@ -257,12 +257,7 @@ impl Normalizer for AlphaVantage {
         let text = std::str::from_utf8(body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body))
             .map_err(|e| PayloadError(format!("CSV is not UTF-8: {e}")))?;
         // The rate limit (and errors) arrive as JSON with HTTP 200.
-        if text.trim_start().starts_with('{') {
-            let v = parse_json(body)?;
-            let msg = ["Information", "Note", "Error Message"]
-                .iter()
-                .find_map(|k| str_of(&v, k))
-                .unwrap_or("unexpected JSON instead of CSV");
+        if let Some(msg) = alpha_vantage_notice(body) {
             return Err(PayloadError(format!("Alpha Vantage: {msg}")));
         }
         let mut lines = text
@@ -317,6 +312,26 @@ impl Normalizer for AlphaVantage {
             })
             .collect())
     }
+}
+
+/// Alpha Vantage's rate limit or error: JSON (`Information`, `Note` or `Error
+/// Message`) sent with HTTP 200 where CSV was asked for. The source waits it out; the
+/// normalizer refuses it as data.
+pub(crate) fn alpha_vantage_notice(body: &[u8]) -> Option<String> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    if body[start] != b'{' {
+        return None;
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return Some("a body that looks like JSON but does not parse, instead of CSV".into());
+    };
+    Some(
+        ["Information", "Note", "Error Message"]
+            .iter()
+            .find_map(|k| str_of(&v, k))
+            .unwrap_or("unexpected JSON instead of CSV")
+            .to_string(),
+    )
 }
 
 /// One CSV line, honouring double quotes (company names hold commas).
@@ -376,6 +391,14 @@ mod tests {
         assert_eq!(a.id, b.id);
         assert_eq!(b.extras["earnings"]["company"], "Apple, Inc");
         assert_eq!(a.extras["earnings"]["surprise_pct"], 4.19);
+    }
+
+    #[test]
+    fn alpha_vantage_limit_is_recognised_by_content() {
+        let body =
+            b"{\n    \"Information\": \"our standard API rate limit is 25 requests per day.\"\n}";
+        assert!(alpha_vantage_notice(body).unwrap().contains("25 requests"));
+        assert!(alpha_vantage_notice(b"symbol,name,reportDate\r\n").is_none());
     }
 
     #[test]

@@ -8,9 +8,10 @@
 //! Quirks handled: booleans as `1`/`0` or `true`/`false`; values missing and replaced
 //! by a `<footnoteId>` only; numbers such as `200000.0`.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::parse_day;
 use super::xml::{self, Element};
 use super::{ItemError, Normalized, Normalizer, PayloadError, RawContext, base};
 use crate::model::{Author, Content};
@@ -141,7 +142,7 @@ impl Doc {
             signed: root
                 .child("ownerSignature")
                 .and_then(|s| s.text_of("signatureDate"))
-                .and_then(|d| date(&d)),
+                .and_then(|d| parse_day(&d)),
             form: root.text_of("documentType").unwrap_or_else(|| "4".into()),
             doc_hash: doc_hash.to_string(),
             aff10b5_one: root.child("aff10b5One").map(|_| flag(root, "aff10b5One")),
@@ -163,7 +164,7 @@ impl Doc {
         };
         let day =
             value(tx, &["transactionDate"]).ok_or_else(|| err("transaction without a date"))?;
-        let happened = date(&day).ok_or_else(|| err("unreadable transaction date"))?;
+        let happened = parse_day(&day).ok_or_else(|| err("unreadable transaction date"))?;
         let code = tx
             .child("transactionCoding")
             .and_then(|c| c.text_of("transactionCode"))
@@ -240,12 +241,6 @@ impl Doc {
         );
         Ok(c)
     }
-}
-
-fn date(s: &str) -> Option<DateTime<Utc>> {
-    // Dates come as 2025-04-30, sometimes with a zone suffix (2025-04-30-05:00).
-    let d = NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()?;
-    Some(d.and_hms_opt(0, 0, 0)?.and_utc())
 }
 
 /// The SEC's transaction codes, in words.

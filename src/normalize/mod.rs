@@ -22,6 +22,8 @@ mod truthsocial;
 mod x;
 pub(crate) mod xml;
 
+pub(crate) use earnings::alpha_vantage_notice;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -195,6 +197,17 @@ pub(crate) fn test_cx() -> RawContext<'static> {
         lake_key: "k",
         observed_at: Utc::now(),
     }
+}
+
+/// A calendar day as midnight UTC: `YYYY-MM-DD` (anything after the tenth byte, such
+/// as EDGAR's `2025-04-30-05:00`, ignored) or US `M/D/YYYY`.
+pub(crate) fn parse_day(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    chrono::NaiveDate::parse_from_str(s, "%m/%d/%Y")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d"))
+        .ok()?
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
 }
 
 pub(crate) fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {

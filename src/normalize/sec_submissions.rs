@@ -3,9 +3,10 @@
 //! per filing. Items share their id with the latest-filings feed's (platform `sec`,
 //! the accession number), so a filing seen both ways is one item.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::parse_day;
 use super::{
     Normalized, Normalizer, PayloadError, RawContext, base, item_err, parse_json, parse_rfc3339,
     str_of,
@@ -70,13 +71,7 @@ impl Normalizer for SecSubmissions {
             let accepted: Option<DateTime<Utc>> = at("acceptanceDateTime", i)
                 .as_str()
                 .and_then(parse_rfc3339)
-                .or_else(|| {
-                    at("filingDate", i)
-                        .as_str()
-                        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                        .and_then(|d| d.and_hms_opt(0, 0, 0))
-                        .map(|d| d.and_utc())
-                });
+                .or_else(|| at("filingDate", i).as_str().and_then(parse_day));
             let Some(happened) = accepted else {
                 out.push(Err(item_err(
                     i,

@@ -234,7 +234,7 @@ impl Source for EarningsSource {
             }
             let r = self.http.get(&url, &headers).await?;
             if self.s.provider == Provider::AlphaVantage
-                && let Some(msg) = alpha_vantage_limit(&r.body)
+                && let Some(msg) = crate::normalize::alpha_vantage_notice(&r.body)
             {
                 return Err(SourceError::Throttled {
                     message: format!("Alpha Vantage: {msg}"),
@@ -256,30 +256,5 @@ impl Source for EarningsSource {
         }
         self.next_poll = Instant::now() + self.s.interval;
         Ok(super::answer(out, &cur, cursor, self.s.interval))
-    }
-}
-
-/// Alpha Vantage's rate limit or error, sent as JSON with HTTP 200 where CSV was asked.
-fn alpha_vantage_limit(body: &[u8]) -> Option<String> {
-    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
-    if body[start] != b'{' {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    ["Information", "Note", "Error Message"]
-        .iter()
-        .find_map(|k| v.get(*k).and_then(|m| m.as_str()).map(String::from))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn alpha_vantage_limit_is_recognised_by_content() {
-        let body =
-            b"{\n    \"Information\": \"our standard API rate limit is 25 requests per day.\"\n}";
-        assert!(alpha_vantage_limit(body).unwrap().contains("25 requests"));
-        assert!(alpha_vantage_limit(b"symbol,name,reportDate\r\n").is_none());
     }
 }
