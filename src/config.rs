@@ -65,7 +65,7 @@ pub struct LoggingConfig {
 
 /// One `[[sources]]` entry: common keys, plus kind-specific options checked by the
 /// source registry.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SourceConfig {
     pub name: String,
     pub kind: String,

@@ -27,7 +27,7 @@ pub async fn push(
     let entries = crate::sources::catalog::load(&st.config_sources, st.store.as_ref()).await?;
     let configs: Vec<crate::config::SourceConfig> = entries
         .into_iter()
-        .filter(|e| e.state == crate::store::SourceState::Active && e.cfg.name == source)
+        .filter(|e| e.state == crate::store::SourceState::Active && e.config.name == source)
         .map(|e| e.config)
         .collect();
     let specs = crate::sources::webhook::specs(&configs);

@@ -23,8 +23,8 @@ pub async fn list(State(st): State<Arc<AppState>>) -> Result<Json<serde_json::Va
     let mut items = Vec::new();
     for e in entries {
         let mut v = serde_json::to_value(&e).unwrap_or_default();
-        v["health"] = json!(health.get(&format!("source:{}", e.cfg.name)));
-        v["cursor"] = json!(st.store.cursor(&e.cfg.name).await?);
+        v["health"] = json!(health.get(&format!("source:{}", e.config.name)));
+        v["cursor"] = json!(st.store.cursor(&e.config.name).await?);
         items.push(v);
     }
     Ok(Json(json!({ "items": items })))
@@ -104,7 +104,7 @@ async fn test(st: &AppState, name: &str) -> Result<Json<serde_json::Value>, ApiE
     let entries = catalog::load(&st.config_sources, st.store.as_ref()).await?;
     let e = entries
         .iter()
-        .find(|e| e.cfg.name == name)
+        .find(|e| e.config.name == name)
         .ok_or_else(|| ApiError::not_found(format!("no source named `{name}`")))?;
     let results = catalog::test_once(&e.config)
         .await

@@ -94,7 +94,7 @@ pub async fn run(a: SourcesArgs) -> anyhow::Result<ExitCode> {
                     let mut rows = Vec::new();
                     for e in catalog::load(&cfg.sources, store.as_ref()).await? {
                         let mut v = serde_json::to_value(&e)?;
-                        v["cursor"] = serde_json::json!(store.cursor(&e.cfg.name).await?);
+                        v["cursor"] = serde_json::json!(store.cursor(&e.config.name).await?);
                         rows.push(v);
                     }
                     if !json {
@@ -239,7 +239,7 @@ pub async fn run(a: SourcesArgs) -> anyhow::Result<ExitCode> {
                 });
             }
             let entries = catalog::load(&cfg.sources, store.as_ref()).await?;
-            let Some(e) = entries.iter().find(|e| e.cfg.name == name) else {
+            let Some(e) = entries.iter().find(|e| e.config.name == name) else {
                 anyhow::bail!("no source named `{name}`");
             };
             let results = catalog::test_once(&e.config)

@@ -93,7 +93,7 @@ impl SourceSupervisor {
         let active: HashMap<&str, &catalog::Entry> = entries
             .iter()
             .filter(|e| e.state == SourceState::Active)
-            .map(|e| (e.cfg.name.as_str(), e))
+            .map(|e| (e.config.name.as_str(), e))
             .collect();
         // Stop what is no longer active, or whose definition changed.
         let stale: Vec<String> = running
@@ -112,7 +112,7 @@ impl SourceSupervisor {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&name);
             let comp = format!("source:{name}");
-            match entries.iter().find(|e| e.cfg.name == name) {
+            match entries.iter().find(|e| e.config.name == name) {
                 Some(e) if e.state == SourceState::Paused => {
                     tracing::info!(source = %name, "source paused");
                     self.health.set_status(&comp, Status::Paused, None);
@@ -125,8 +125,8 @@ impl SourceSupervisor {
             }
         }
         for e in entries {
-            let comp = format!("source:{}", e.cfg.name);
-            if e.state == SourceState::Paused && !running.contains_key(&e.cfg.name) {
+            let comp = format!("source:{}", e.config.name);
+            if e.state == SourceState::Paused && !running.contains_key(&e.config.name) {
                 if !self.health.snapshot().contains_key(&comp) {
                     self.health.register(&comp);
                 }

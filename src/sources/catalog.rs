@@ -14,31 +14,15 @@ use crate::store::{SourceDef, SourceState, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
+    /// The effective definition: name, kind, options.
     #[serde(flatten)]
-    pub cfg: SourceConfigView,
+    pub config: SourceConfig,
     pub state: SourceState,
     /// `config` (the file) or `runtime` (added through the CLI or API).
     pub origin: &'static str,
     /// Why parsing is stopped (parser drift), if it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<String>,
-    #[serde(skip)]
-    pub config: SourceConfig,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SourceConfigView {
-    pub name: String,
-    pub kind: String,
-    pub options: serde_json::Value,
-}
-
-fn view(c: &SourceConfig) -> SourceConfigView {
-    SourceConfigView {
-        name: c.name.clone(),
-        kind: c.kind.clone(),
-        options: serde_json::to_value(&c.options).unwrap_or_default(),
-    }
 }
 
 /// The sources as they stand: config first (in file order), then run-time ones.
@@ -57,11 +41,10 @@ pub fn effective(config: &[SourceConfig], defs: &[SourceDef]) -> Vec<Entry> {
             None => SourceState::Paused,
         };
         out.push(Entry {
-            cfg: view(&cfg),
+            config: cfg,
             state,
             origin,
             quarantine: def.and_then(|d| d.quarantine.clone()),
-            config: cfg,
         });
     }
     for d in defs {
@@ -72,11 +55,10 @@ pub fn effective(config: &[SourceConfig], defs: &[SourceDef]) -> Vec<Entry> {
             continue;
         };
         out.push(Entry {
-            cfg: view(&cfg),
+            config: cfg,
             state: d.state,
             origin: "runtime",
             quarantine: d.quarantine.clone(),
-            config: cfg,
         });
     }
     out.retain(|e| e.state != SourceState::Removed);
@@ -110,11 +92,11 @@ pub async fn set_state(
     state: SourceState,
 ) -> Result<SourceDef, String> {
     let defs = store.source_defs().await.map_err(|e| e.to_string())?;
-    let exists = effective(config, &defs).iter().any(|e| e.cfg.name == name)
-        || (state == SourceState::Active
-            && defs.iter().any(|d| d.name == name && d.kind.is_some()));
-    let in_config = config.iter().any(|c| c.name == name);
-    if !exists && !in_config {
+    // A source of the file, or one defined at run time (even if removed: resume
+    // brings it back).
+    let known = config.iter().any(|c| c.name == name)
+        || defs.iter().any(|d| d.name == name && d.kind.is_some());
+    if !known {
         return Err(format!("no source named `{name}`"));
     }
     let mut def = defs
@@ -161,7 +143,7 @@ pub async fn add(
     if !replace
         && effective(config, &defs)
             .iter()
-            .any(|e| e.cfg.name == cfg.name)
+            .any(|e| e.config.name == cfg.name)
     {
         errs.push(format!(
             "a source named `{}` exists already (remove it first, or replace it)",
@@ -261,7 +243,7 @@ mod tests {
         let e = effective(&config, &defs);
         let names: Vec<(&str, SourceState, &str)> = e
             .iter()
-            .map(|e| (e.cfg.name.as_str(), e.state, e.origin))
+            .map(|e| (e.config.name.as_str(), e.state, e.origin))
             .collect();
         assert_eq!(
             names,
