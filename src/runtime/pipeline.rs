@@ -1,5 +1,6 @@
-//! [`Pipeline`]: build (open backends, create topics, make stages and sources) then
-//! run (spawn runners, API, retention; stop on signal, on idle, or on a fatal error).
+//! [`Pipeline`]: build (open backends, create topics, make stages) then run (spawn
+//! stage runners, the source supervisor, API, retention; stop on signal, on idle, or
+//! on a fatal error).
 //!
 //! Build may connect but never spawns; run owns every task it starts and joins them
 //! before returning.
@@ -95,12 +96,9 @@ impl Pipeline {
             )),
             Arc::new(EnrichStage::new(chain, state)),
         ];
-        // Fail fast on a source the file defines but that cannot be built; the
-        // supervisor builds them again when it starts them.
-        for s in cfg.sources.iter().filter(|s| s.enabled) {
-            crate::sources::build(s)
-                .map_err(|e| BuildError::Other(format!("source {}: {e}", s.name)))?;
-        }
+        // Sources are not built here: the config's validation already checked each
+        // one, and the supervisor builds them when it starts them (a source that still
+        // cannot start is reported on the health board, not fatal to the others).
         Ok(Pipeline {
             cfg,
             store,
