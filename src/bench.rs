@@ -392,6 +392,7 @@ async fn pipeline_phase(
         start_sources: true,
         start_api: false,
         on_listen: None,
+        stages: RunOptions::all_stages(),
     };
     let summary = pipeline.run(opts, std::future::pending()).await?;
     let secs = t.elapsed().as_secs_f64();

@@ -194,29 +194,39 @@ impl Config {
         let (store, log, lake) = (expand(store), expand(log), expand(lake));
 
         if let Some(s) = &store {
+            let shown = crate::store::redact_url(s);
             if !s.starts_with("sqlite://")
                 && !s.starts_with("postgres://")
                 && !s.starts_with("postgresql://")
             {
                 errors.push(format!(
-                    "store: unsupported URL `{s}` (expected sqlite://PATH)"
+                    "store: unsupported URL `{shown}` (expected sqlite://PATH or postgres://USER@HOST:PORT/DB)"
                 ));
             } else if s.starts_with("postgres") {
-                errors.push(format!("store: `{s}` needs distributed mode, which this build does not have; use sqlite://PATH"));
+                if !cfg!(feature = "postgres") {
+                    errors.push(format!("store: `{shown}` needs the `postgres` cargo feature, which this build does not have (cargo build --release --features postgres); or use sqlite://PATH"));
+                } else if let Err(e) = s.parse::<PgUrl>() {
+                    errors.push(format!("store: `{shown}`: {e}"));
+                }
             } else if s == "sqlite://" {
                 errors.push("store: sqlite:// needs a file path".into());
             }
         }
         if let Some(l) = &log {
+            let shown = crate::store::redact_url(l);
             if l.starts_with("kafka://") {
-                errors.push(format!("log: `{l}` needs distributed mode, which this build does not have; use \"embedded\""));
+                if !cfg!(feature = "kafka") {
+                    errors.push(format!("log: `{shown}` needs the `kafka` cargo feature, which this build does not have (cargo build --release --features kafka); or use \"embedded\""));
+                } else if let Err(e) = check_kafka_url(l) {
+                    errors.push(format!("log: `{shown}`: {e}"));
+                }
             } else if l != "embedded" {
                 errors.push(format!(
-                    "log: unsupported value `{l}` (expected \"embedded\")"
+                    "log: unsupported value `{shown}` (expected \"embedded\" or kafka://HOST:PORT)"
                 ));
             } else if store.as_deref().is_some_and(|s| s.starts_with("postgres")) {
                 errors.push(
-                    "log: \"embedded\" lives in the SQLite store; set store = \"sqlite://…\""
+                    "log: \"embedded\" lives in the SQLite store; with a postgres:// store set log = \"kafka://HOST:PORT\""
                         .into(),
                 );
             }
@@ -682,4 +692,19 @@ mod tests {
             assert!(all.contains(needle), "missing `{needle}` in:\n{all}");
         }
     }
+}
+
+/// A PostgreSQL URL as the driver reads it (checked at validation, before connecting).
+#[cfg(feature = "postgres")]
+type PgUrl = tokio_postgres::Config;
+#[cfg(not(feature = "postgres"))]
+type PgUrl = String;
+
+#[cfg(feature = "kafka")]
+fn check_kafka_url(url: &str) -> Result<(), String> {
+    crate::log::kafka::check_url(url)
+}
+#[cfg(not(feature = "kafka"))]
+fn check_kafka_url(_url: &str) -> Result<(), String> {
+    Ok(())
 }

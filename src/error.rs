@@ -95,6 +95,51 @@ pub fn classify_sqlite(e: &rusqlite::Error) -> ErrorClass {
     }
 }
 
+/// PostgreSQL errors by SQLSTATE class: connection trouble, rollbacks (serialization,
+/// deadlock), resources and operator intervention (a restarting server) are transient;
+/// data and integrity errors are the record's; the rest (syntax, permissions, a
+/// missing table) need a person. An error without a SQLSTATE is the client's own:
+/// a lost or refused connection, transient.
+#[cfg(feature = "postgres")]
+pub fn classify_postgres(e: &tokio_postgres::Error) -> ErrorClass {
+    match e.code().map(|c| c.code()) {
+        None => {
+            if e.is_closed()
+                || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+                || e.to_string().contains("connect")
+            {
+                ErrorClass::Transient
+            } else {
+                ErrorClass::Fatal
+            }
+        }
+        Some(code) => match &code[..2] {
+            "08" | "40" | "53" | "57" | "58" => ErrorClass::Transient,
+            "22" | "23" => ErrorClass::Poison,
+            _ => ErrorClass::Fatal,
+        },
+    }
+}
+
+/// Kafka errors: a record the broker refuses for its own sake (too large, invalid) is
+/// poison; a client that cannot be configured is fatal; everything else — brokers
+/// down, leaders moving, timeouts, a group rebalancing — is transient (librdkafka
+/// reconnects on its own).
+#[cfg(feature = "kafka")]
+pub fn classify_kafka(e: &rdkafka::error::KafkaError) -> ErrorClass {
+    use rdkafka::error::{KafkaError as K, RDKafkaErrorCode as C};
+    match e {
+        K::ClientConfig(..) | K::ClientCreation(_) | K::Subscription(_) => ErrorClass::Fatal,
+        _ => match e.rdkafka_error_code() {
+            Some(C::MessageSizeTooLarge | C::InvalidMessage | C::InvalidRecord) => {
+                ErrorClass::Poison
+            }
+            Some(C::TopicAuthorizationFailed | C::GroupAuthorizationFailed) => ErrorClass::Fatal,
+            _ => ErrorClass::Transient,
+        },
+    }
+}
+
 pub fn classify_io(e: &std::io::Error) -> ErrorClass {
     use std::io::ErrorKind as K;
     match e.kind() {
@@ -109,6 +154,9 @@ impl StoreError {
             StoreError::Sqlite(e) => classify_sqlite(e),
             StoreError::Io(e) => classify_io(e),
             StoreError::Join(_) => ErrorClass::Transient,
+            #[cfg(feature = "postgres")]
+            StoreError::Postgres(e) => classify_postgres(e),
+            StoreError::Unavailable(_) => ErrorClass::Transient,
             StoreError::Corrupt(_) => ErrorClass::Fatal,
             StoreError::Unsupported(_) => ErrorClass::Fatal,
         }
@@ -137,6 +185,9 @@ impl LogError {
         match self {
             LogError::Store(e) => e.class(),
             LogError::UnknownTopic(_) => ErrorClass::Fatal,
+            #[cfg(feature = "kafka")]
+            LogError::Kafka(e) => classify_kafka(e),
+            LogError::Config(_) => ErrorClass::Fatal,
         }
     }
 }

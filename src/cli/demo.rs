@@ -61,6 +61,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         start_sources: true,
         start_api: true,
         on_listen: Some(super::announce_api),
+        stages: RunOptions::all_stages(),
     };
     let summary = pipeline.run(opts, shutdown_signal()).await?;
     eprintln!(

@@ -134,7 +134,7 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             opened.store.migrate().await?;
             println!(
                 "store {}: schema at migration {}",
-                cfg.store.split('?').next().unwrap_or(""),
+                crate::store::redact_url(&cfg.store),
                 crate::store::SCHEMA_VERSION
             );
             Ok(ExitCode::SUCCESS)
@@ -181,5 +181,5 @@ pub async fn shutdown_signal() {
 /// Opens only the store (no lock, no topics): for read-mostly commands.
 pub fn open_store(cfg: &Config) -> anyhow::Result<crate::store::OpenedStore> {
     crate::store::open(&cfg.store, &cfg.sqlite_options())
-        .with_context(|| format!("opening store {}", cfg.store))
+        .with_context(|| format!("opening store {}", crate::store::redact_url(&cfg.store)))
 }

@@ -85,6 +85,7 @@ pub async fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         start_sources: false,
         start_api: false,
         on_listen: None,
+        stages: RunOptions::all_stages(),
     };
     let summary = pipeline.run(opts, shutdown_signal()).await?;
     eprintln!(

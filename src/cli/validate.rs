@@ -33,9 +33,9 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<ExitCode> {
             println!(
                 "{}: ok (store {}, log {}, lake {}, {} source{})",
                 path.display(),
-                cfg.store,
-                cfg.log,
-                cfg.lake,
+                crate::store::redact_url(&cfg.store),
+                crate::store::redact_url(&cfg.log),
+                crate::store::redact_url(&cfg.lake),
                 cfg.sources.len(),
                 if cfg.sources.len() == 1 { "" } else { "s" }
             );

@@ -8,6 +8,8 @@
 //! Backends are chosen by URL in [`open`]: `embedded` (inside the SQLite store, default).
 
 pub mod embedded;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::store::{Append, OffsetCommit, SqliteDb, StoreError};
+use crate::store::{Append, OffsetCommit, SqliteDb, Store, StoreError};
 
 pub use embedded::EmbeddedLog;
 
@@ -31,6 +33,12 @@ pub enum LogError {
     Store(#[from] StoreError),
     #[error("unknown topic `{0}`: create it first")]
     UnknownTopic(String),
+    #[cfg(feature = "kafka")]
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// A setting or a broker answer that retrying will not change.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A record as read back from a topic.
@@ -82,6 +90,19 @@ pub trait EventLog: Send + Sync {
     async fn append(&self, appends: Vec<Append>) -> Result<(), LogError>;
     /// A reader over every partition of `topic`, positioned at offset 0 until sought.
     async fn consumer(&self, topic: &str) -> Result<Box<dyn Consumer>, LogError>;
+    /// A stage's reader: the member of consumer group `group` on `topic`. Where the log
+    /// shares partitions among processes (Kafka), the group decides which partitions
+    /// this member reads and each starts at the offset `store` holds for the group;
+    /// otherwise it is [`EventLog::consumer`] and the runner seeks it.
+    async fn group_consumer(
+        &self,
+        topic: &str,
+        group: &str,
+        store: Arc<dyn Store>,
+    ) -> Result<Box<dyn Consumer>, LogError> {
+        let _ = (group, store);
+        self.consumer(topic).await
+    }
     /// For each partition, the first offset whose record was appended at or after `ts_us`.
     async fn offsets_for_time(
         &self,
@@ -108,13 +129,30 @@ pub fn open(url: &str, db: Option<&Arc<SqliteDb>>) -> Result<Arc<dyn EventLog>, 
     match url {
         "embedded" => match db {
             Some(db) => Ok(Arc::new(EmbeddedLog::new(db.clone()))),
-            None => Err(StoreError::Unsupported("log `embedded` lives in the SQLite store: set store = \"sqlite://…\"".into())),
+            None => Err(StoreError::Unsupported(
+                "log `embedded` lives in the SQLite store: set store = \"sqlite://…\"".into(),
+            )),
         },
-        u if u.starts_with("kafka://") => Err(StoreError::Unsupported(
-            "log backend `kafka://` is not available in this build (distributed mode is not built yet)".into(),
-        )),
-        u => Err(StoreError::Unsupported(format!("unknown log URL `{u}`: expected `embedded`"))),
+        u if u.starts_with("kafka://") => open_kafka(u),
+        u => Err(StoreError::Unsupported(format!(
+            "unknown log URL `{}`: expected `embedded` or kafka://HOST:PORT",
+            crate::store::redact_url(u)
+        ))),
     }
+}
+
+#[cfg(feature = "kafka")]
+fn open_kafka(url: &str) -> Result<Arc<dyn EventLog>, StoreError> {
+    kafka::KafkaLog::open(url)
+        .map(|l| Arc::new(l) as Arc<dyn EventLog>)
+        .map_err(|e| StoreError::Unsupported(format!("log {}: {e}", crate::store::redact_url(url))))
+}
+
+#[cfg(not(feature = "kafka"))]
+fn open_kafka(_url: &str) -> Result<Arc<dyn EventLog>, StoreError> {
+    Err(StoreError::Unsupported(
+        "log `kafka://` needs the cargo feature `kafka`: build with `cargo build --release --features kafka`".into(),
+    ))
 }
 
 /// Partition for a key: FNV-1a, stable across processes and versions (a record's

@@ -219,6 +219,16 @@ impl Committer {
     }
 }
 
+/// What identifies a record's input for its dead letter (see [`DeadLetter::make_id`]).
+fn input_of(rec: &LogRecord) -> String {
+    match &rec.key {
+        Some(k) if &*rec.topic == crate::log::TOPIC_RAW => {
+            format!("key:{}", String::from_utf8_lossy(k))
+        }
+        _ => format!("{}/{}", rec.partition, rec.offset),
+    }
+}
+
 pub(super) fn dead_letter(
     stage: &str,
     rec: &LogRecord,
@@ -228,7 +238,7 @@ pub(super) fn dead_letter(
     class: ErrorClass,
 ) -> DeadLetter {
     DeadLetter {
-        id: DeadLetter::make_id(stage, &rec.topic, rec.partition, rec.offset, item),
+        id: DeadLetter::make_id(stage, &rec.topic, &input_of(rec), item),
         stage: stage.to_string(),
         topic: rec.topic.to_string(),
         partition: rec.partition,

@@ -54,8 +54,17 @@ pub struct RunOptions {
     pub exit_when_idle: bool,
     pub start_sources: bool,
     pub start_api: bool,
+    /// Stages this process runs (by name); the others run elsewhere.
+    pub stages: Vec<String>,
     /// Called with the bound API address (the port may have been 0).
     pub on_listen: Option<fn(std::net::SocketAddr)>,
+}
+
+impl RunOptions {
+    /// Every stage of the pipeline, in flow order.
+    pub fn all_stages() -> Vec<String> {
+        vec!["normalize".into(), "enrich".into()]
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -163,7 +172,13 @@ impl Pipeline {
             });
         }
 
-        for stage in &self.stages {
+        let stages: Vec<Arc<dyn Stage>> = self
+            .stages
+            .iter()
+            .filter(|s| opts.stages.iter().any(|n| n == s.name()))
+            .cloned()
+            .collect();
+        for stage in &stages {
             let runner = StageRunner {
                 stage: stage.clone(),
                 log: self.log.clone(),
@@ -219,6 +234,8 @@ impl Pipeline {
             loop {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 if (!opts.start_sources || progress.all_done())
+                    // Every stage of the pipeline, wherever it runs: with roles split
+                    // across processes, "idle" still means the whole flow caught up.
                     && idle(self.log.as_ref(), self.store.as_ref(), &self.stages)
                         .await
                         .unwrap_or(false)

@@ -275,7 +275,10 @@ impl StageRunner {
         let mut attempt = 0;
         loop {
             let opened = async {
-                let mut consumer = self.log.consumer(topic).await?;
+                let mut consumer = self
+                    .log
+                    .group_consumer(topic, name, self.store.clone())
+                    .await?;
                 let stored = self.store.offsets(name, topic).await?;
                 let mut committed: BTreeMap<u32, u64> = stored
                     .iter()

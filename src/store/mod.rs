@@ -3,6 +3,10 @@
 //!
 //! Backends are chosen by URL in [`open`]: `sqlite://PATH` (embedded, default).
 
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_state;
 mod sqlite;
 pub(crate) mod sqlite_db;
 mod sqlite_state;
@@ -16,6 +20,10 @@ use uuid::Uuid;
 
 use crate::model::Content;
 
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
+#[cfg(feature = "postgres")]
+pub use postgres_state::PgState;
 pub use sqlite::SqliteStore;
 pub(crate) use sqlite::upsert_content;
 pub use sqlite_db::{SqliteDb, SqliteOptions};
@@ -31,6 +39,12 @@ pub enum StoreError {
     Join(String),
     #[error("store holds data it cannot read: {0}")]
     Corrupt(String),
+    #[cfg(feature = "postgres")]
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The store cannot be reached now (pool timeout, server down); retried.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
     #[error("{0}")]
     Unsupported(String),
 }
@@ -92,16 +106,13 @@ pub struct DeadLetter {
 
 impl DeadLetter {
     /// Deterministic id: the same failure on the same input is one row, however often
-    /// the input is re-processed.
-    pub fn make_id(
-        stage: &str,
-        topic: &str,
-        partition: u32,
-        offset: u64,
-        item: Option<u32>,
-    ) -> String {
+    /// the input is re-processed. `input` names the input: its log position, or — for
+    /// records whose key already names their bytes, like `raw` events (source +
+    /// payload hash) — the key, so that a payload a source sent twice (a crash between
+    /// the log append and the cursor commit, with a separate log) is still one row.
+    pub fn make_id(stage: &str, topic: &str, input: &str, item: Option<u32>) -> String {
         let name = format!(
-            "{stage}/{topic}/{partition}/{offset}/{}",
+            "{stage}/{topic}/{input}/{}",
             item.map(|i| i as i64).unwrap_or(-1)
         );
         Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()).to_string()
@@ -271,11 +282,45 @@ pub fn open(url: &str, opts: &SqliteOptions) -> Result<OpenedStore, StoreError> 
         });
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::Unsupported(
-            "store backend `postgres://` is not available in this build (distributed mode is not built yet)".into(),
-        ));
+        return open_postgres(url);
     }
     Err(StoreError::Unsupported(format!(
-        "unknown store URL `{url}`: expected sqlite://PATH"
+        "unknown store URL `{}`: expected sqlite://PATH or postgres://USER@HOST:PORT/DB",
+        redact_url(url)
     )))
+}
+
+/// Connections per process: stages, sources and the API share them.
+#[cfg(feature = "postgres")]
+const PG_POOL_SIZE: usize = 16;
+
+#[cfg(feature = "postgres")]
+fn open_postgres(url: &str) -> Result<OpenedStore, StoreError> {
+    let pool = postgres::pool(url, PG_POOL_SIZE)?;
+    Ok(OpenedStore {
+        store: Arc::new(PgStore::new(pool.clone())),
+        state: Arc::new(PgState::new(pool)),
+        db: None,
+    })
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(_url: &str) -> Result<OpenedStore, StoreError> {
+    Err(StoreError::Unsupported(
+        "store `postgres://` needs the cargo feature `postgres`: build with `cargo build --release --features postgres`".into(),
+    ))
+}
+
+/// A store or log URL fit for logs and messages: the password and the query (which
+/// may hold credentials) are left out.
+pub fn redact_url(url: &str) -> String {
+    let base = url.split('?').next().unwrap_or("");
+    match (base.find("://"), base.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let user = &base[s + 3..at];
+            let user = user.split(':').next().unwrap_or("");
+            format!("{}://{user}@{}", &base[..s], &base[at + 1..])
+        }
+        _ => base.to_string(),
+    }
 }

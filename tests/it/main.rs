@@ -9,6 +9,8 @@ mod crash;
 mod demo;
 #[cfg(feature = "s3")]
 mod distributed;
+#[cfg(all(feature = "kafka", feature = "postgres", feature = "s3"))]
+mod distributed_kafka;
 mod enrich;
 mod enrich_state;
 mod fixtures;
@@ -18,7 +20,7 @@ mod mock_http;
 mod outage;
 mod replay;
 mod runner;
-#[cfg(any(feature = "s3", feature = "postgres"))]
+#[cfg(any(feature = "s3", feature = "postgres", feature = "kafka"))]
 mod servers;
 mod sources;
 mod sources_live;

@@ -63,20 +63,22 @@ fn sqlite_schema(dir: &TestDir) -> (Schema, Vec<String>) {
 }
 
 fn postgres_schema(pg: &Postgres) -> (Schema, Vec<String>) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
-    let mut files: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-        .collect();
-    files.sort();
-    for f in &files {
-        pg.psql(&["-f", f.to_str().unwrap()]);
+    // The real path: `sigflow migrate` on a postgres:// store, twice (the second run
+    // finds nothing to do).
+    for _ in 0..2 {
+        let out = run_ok(sigflow().arg("migrate").env("SIGFLOW__STORE", pg.url()));
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains("schema at migration"), "{said}");
     }
+    assert_eq!(
+        pg.psql(&["-c", "SELECT count(*) FROM schema_migrations"])
+            .trim(),
+        sigflow::store::SCHEMA_VERSION.to_string()
+    );
     let pks: Vec<(String, String)> = pg
         .psql(&["-c", "SELECT k.table_name, k.column_name FROM information_schema.table_constraints c \
                  JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name \
-                 WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = 'public'"])
+                 WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = 'public' AND k.table_name != 'schema_migrations'"])
         .lines()
         .filter_map(|l| l.split_once('|').map(|(a, b)| (a.to_string(), b.to_string())))
         .collect();
@@ -84,7 +86,7 @@ fn postgres_schema(pg: &Postgres) -> (Schema, Vec<String>) {
     for line in pg
         .psql(&["-c", "SELECT c.table_name, c.column_name, c.data_type, c.is_nullable FROM information_schema.columns c \
                  JOIN information_schema.tables t ON t.table_name = c.table_name AND t.table_schema = c.table_schema \
-                 WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'"])
+                 WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' AND c.table_name != 'schema_migrations'"])
         .lines()
     {
         let f: Vec<&str> = line.split('|').collect();

@@ -201,3 +201,132 @@ impl Drop for Postgres {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A tansu broker (Kafka protocol) with its SQLite engine in a throwaway dir. The
+/// binary comes from `$SIGFLOW_TANSU`, else `/opt/sigflow-test-tools/bin/tansu`
+/// (where `.ci/run` installs it), else PATH.
+#[cfg(feature = "kafka")]
+pub struct Tansu {
+    child: Option<Child>,
+    dir: std::path::PathBuf,
+    pub port: u16,
+}
+
+#[cfg(feature = "kafka")]
+impl Tansu {
+    fn bin() -> String {
+        if let Ok(b) = std::env::var("SIGFLOW_TANSU") {
+            return b;
+        }
+        let installed = "/opt/sigflow-test-tools/bin/tansu";
+        if std::path::Path::new(installed).exists() {
+            return installed.into();
+        }
+        "tansu".into()
+    }
+
+    pub fn start() -> Tansu {
+        let dir = std::env::temp_dir().join(format!("sigflow-tansu-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut t = Tansu {
+            child: None,
+            dir,
+            port: free_port(),
+        };
+        t.restart();
+        t
+    }
+
+    /// Starts the broker (again, on the same port and data).
+    pub fn restart(&mut self) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let log = std::fs::File::create(self.dir.join("tansu.log")).unwrap();
+        let child = Command::new(Self::bin())
+            .current_dir(&self.dir)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "sqlite://tansu.db",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start tansu ({e}): `.ci/run` installs it into /opt/sigflow-test-tools \
+                     (cargo install tansu --version 0.6.0 --features dynostore,libsql)"
+                )
+            });
+        self.child = Some(child);
+        let port = self.port;
+        wait_until("tansu", Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+    }
+
+    pub fn url(&self) -> String {
+        format!("kafka://127.0.0.1:{}?session_timeout_ms=6000", self.port)
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+#[cfg(feature = "kafka")]
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Postgres {
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server (fast shutdown), keeping its data: for outage tests.
+    pub fn stop(&self) {
+        let data = self.dir.join("data");
+        let out = self
+            .cmd("pg_ctl")
+            .args(["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pg_ctl stop");
+    }
+
+    /// Starts it again after [`Postgres::stop`].
+    pub fn resume(&self) {
+        let data = self.dir.join("data");
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            self.port,
+            self.dir.display()
+        );
+        let out = self
+            .cmd("pg_ctl")
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                self.dir.join("pg.log").to_str().unwrap(),
+                "-w",
+                "-o",
+                &opts,
+                "start",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pg_ctl start again");
+    }
+}

@@ -1,0 +1,665 @@
+//! The distributed event log: any broker that speaks the Kafka protocol (Apache Kafka,
+//! Redpanda, tansu), through librdkafka (`rdkafka`).
+//!
+//! URL: `kafka://HOST:PORT[,HOST:PORT…][?replication=N&session_timeout_ms=MS]`.
+//!
+//! How it keeps the effectively-once contract of `runtime/commit.rs`:
+//! * Outputs are produced, idempotently and with `acks=all`, and acknowledged before
+//!   the stage commits its results and input offsets to the store.
+//! * Consumer positions live in the store, never in Kafka: a stage's consumer joins
+//!   the group `sigflow.STAGE`, and when the group hands it partitions it starts each
+//!   at the offset the store committed (`rebalance` below). So the results and the
+//!   position a worker reached are one transaction, whoever owns the partition next.
+//! * Keys pick partitions with the Java client's murmur2, so a record produced by
+//!   another Kafka client with the same key lands where sigflow would put it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::FutureExt;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer as _, ConsumerContext, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, Timestamp};
+
+use super::{Consumer, EventLog, LogError, LogRecord, PartitionInfo, TopicInfo, TopicSpec};
+use crate::store::{Append, OffsetCommit, Store};
+
+/// Blocking metadata calls (watermarks, metadata, offsets for times) wait at most this.
+const META_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+struct Options {
+    brokers: String,
+    replication: i32,
+    session_timeout_ms: u32,
+}
+
+fn parse_url(url: &str) -> Result<Options, String> {
+    let rest = url
+        .strip_prefix("kafka://")
+        .ok_or_else(|| format!("not a kafka:// URL: {url}"))?;
+    let (hosts, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let hosts = hosts.trim_end_matches('/');
+    if hosts.is_empty() {
+        return Err("kafka:// needs at least one HOST:PORT".into());
+    }
+    let mut o = Options {
+        brokers: hosts.to_string(),
+        replication: 1,
+        session_timeout_ms: 10_000,
+    };
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "replication" => {
+                o.replication = v
+                    .parse()
+                    .map_err(|_| format!("replication `{v}` is not a number"))?
+            }
+            "session_timeout_ms" => {
+                o.session_timeout_ms = v
+                    .parse()
+                    .map_err(|_| format!("session_timeout_ms `{v}` is not a number"))?
+            }
+            other => {
+                return Err(format!(
+                    "unknown kafka URL option `{other}` (known: replication, session_timeout_ms)"
+                ));
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// Checks a `kafka://` URL without connecting (config validation).
+pub fn check_url(url: &str) -> Result<(), String> {
+    parse_url(url).map(|_| ())
+}
+
+pub struct KafkaLog {
+    opts: Options,
+    producer: FutureProducer,
+    admin: AdminClient<DefaultClientContext>,
+    /// For metadata, watermarks and offsets-for-times; never subscribes.
+    meta: Arc<BaseConsumer>,
+    /// Topics seen to exist (appends check each topic once).
+    known: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl KafkaLog {
+    pub fn open(url: &str) -> Result<KafkaLog, LogError> {
+        let opts = parse_url(url).map_err(LogError::Config)?;
+        let base = |extra: &[(&str, &str)]| {
+            let mut c = ClientConfig::new();
+            c.set("bootstrap.servers", &opts.brokers)
+                .set("client.id", "sigflow");
+            for (k, v) in extra {
+                c.set(*k, *v);
+            }
+            c
+        };
+        let producer: FutureProducer = base(&[
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+            ("linger.ms", "2"),
+            ("partitioner", "murmur2_random"),
+            ("message.timeout.ms", "30000"),
+        ])
+        .create()?;
+        let admin: AdminClient<DefaultClientContext> = base(&[]).create()?;
+        let meta: BaseConsumer = base(&[
+            ("group.id", "sigflow.meta"),
+            ("enable.auto.commit", "false"),
+        ])
+        .create()?;
+        Ok(KafkaLog {
+            opts,
+            producer,
+            admin,
+            meta: Arc::new(meta),
+            known: Default::default(),
+        })
+    }
+
+    fn consumer_config(&self, group: &str) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.opts.brokers)
+            .set("client.id", "sigflow")
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set(
+                "session.timeout.ms",
+                self.opts.session_timeout_ms.to_string(),
+            )
+            .set(
+                "heartbeat.interval.ms",
+                (self.opts.session_timeout_ms / 5).max(100).to_string(),
+            )
+            .set("fetch.wait.max.ms", "20");
+        c
+    }
+
+    async fn blocking<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&BaseConsumer) -> Result<R, KafkaError> + Send + 'static,
+    ) -> Result<R, LogError> {
+        let meta = self.meta.clone();
+        tokio::task::spawn_blocking(move || f(&meta))
+            .await
+            .map_err(|e| LogError::Config(format!("kafka metadata task: {e}")))?
+            .map_err(LogError::from)
+    }
+
+    async fn partitions(&self, topic: &str) -> Result<Vec<u32>, LogError> {
+        let name = topic.to_string();
+        let md = self
+            .blocking(move |c| c.fetch_metadata(Some(&name), META_TIMEOUT))
+            .await?;
+        let t = md
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .ok_or_else(|| LogError::UnknownTopic(topic.to_string()))?;
+        if t.error().is_some() || t.partitions().is_empty() {
+            return Err(LogError::UnknownTopic(topic.to_string()));
+        }
+        Ok(t.partitions().iter().map(|p| p.id() as u32).collect())
+    }
+}
+
+fn to_record(m: &impl Message) -> LogRecord {
+    let ts = match m.timestamp() {
+        Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => t * 1000,
+        Timestamp::NotAvailable => 0,
+    };
+    LogRecord {
+        topic: Arc::from(m.topic()),
+        partition: m.partition() as u32,
+        offset: m.offset() as u64,
+        ts,
+        key: m.key().map(<[u8]>::to_vec),
+        value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+    }
+}
+
+#[async_trait]
+impl EventLog for KafkaLog {
+    fn kind(&self) -> &'static str {
+        "kafka"
+    }
+
+    fn transactional_with_store(&self) -> bool {
+        false
+    }
+
+    async fn create_topic(&self, spec: &TopicSpec) -> Result<(), LogError> {
+        let retention = spec.retention.as_millis().to_string();
+        let topic = NewTopic::new(
+            &spec.name,
+            spec.partitions as i32,
+            TopicReplication::Fixed(self.opts.replication),
+        )
+        .set("retention.ms", &retention);
+        let results = self
+            .admin
+            .create_topics([&topic], &AdminOptions::new())
+            .await?;
+        for r in results {
+            match r {
+                Ok(_) => {
+                    tracing::info!(topic = %spec.name, partitions = spec.partitions, "kafka topic created")
+                }
+                Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {
+                    let have = self.partitions(&spec.name).await?.len() as u32;
+                    if have != spec.partitions {
+                        return Err(LogError::Config(format!(
+                            "kafka topic `{}` exists with {have} partitions, the config asks for {}: \
+                             set topics.partitions = {have}, or add partitions with the broker's tools \
+                             (records of a key then move to another partition)",
+                            spec.name, spec.partitions
+                        )));
+                    }
+                }
+                Err((name, code)) => {
+                    return Err(LogError::Config(format!(
+                        "cannot create kafka topic `{name}`: {code}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn describe(&self) -> Result<Vec<TopicInfo>, LogError> {
+        let md = self
+            .blocking(|c| c.fetch_metadata(None, META_TIMEOUT))
+            .await?;
+        let mut names: Vec<String> = md
+            .topics()
+            .iter()
+            .map(|t| t.name().to_string())
+            .filter(|n| !n.starts_with("__"))
+            .collect();
+        names.sort();
+        let mut out = Vec::new();
+        for name in &names {
+            let parts = match self.partitions(name).await {
+                Ok(p) => p,
+                Err(LogError::UnknownTopic(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            let topic = name.to_string();
+            let marks = self
+                .blocking(move |c| {
+                    parts
+                        .iter()
+                        .map(|p| {
+                            c.fetch_watermarks(&topic, *p as i32, META_TIMEOUT)
+                                .map(|(lo, hi)| PartitionInfo {
+                                    partition: *p,
+                                    start: lo.max(0) as u64,
+                                    end: hi.max(0) as u64,
+                                })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .await?;
+            let retention_secs = self.retention_secs(name).await.unwrap_or(0);
+            out.push(TopicInfo {
+                name: name.to_string(),
+                retention_secs,
+                partitions: marks,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn append(&self, appends: Vec<Append>) -> Result<(), LogError> {
+        // The producer would wait out its delivery timeout on a topic that does not
+        // exist (or have the broker create it): refuse it up front instead.
+        let mut topics: Vec<&str> = appends.iter().map(|a| a.topic.as_str()).collect();
+        topics.sort_unstable();
+        topics.dedup();
+        for t in topics {
+            let known = self
+                .known
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(t);
+            if !known {
+                self.partitions(t).await?;
+                self.known
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(t.to_string());
+            }
+        }
+        // Every record is handed to the producer first, then every delivery awaited:
+        // one round of acknowledgements for the batch, not one per record.
+        let sends = appends.iter().map(|a| {
+            let mut r: FutureRecord<'_, [u8], [u8]> =
+                FutureRecord::to(&a.topic).payload(a.value.as_slice());
+            if let Some(k) = &a.key {
+                r = r.key(k.as_slice());
+            }
+            self.producer.send(r, Duration::from_secs(30))
+        });
+        for r in futures::future::join_all(sends).await {
+            r.map_err(|(e, _)| LogError::from(e))?;
+        }
+        Ok(())
+    }
+
+    async fn consumer(&self, topic: &str) -> Result<Box<dyn Consumer>, LogError> {
+        let parts = self.partitions(topic).await?;
+        // A seek past the end waits at the end ("latest"); a partition never sought
+        // starts at its first retained record.
+        let mut config = self.consumer_config("sigflow.reader");
+        config.set("auto.offset.reset", "latest");
+        let positions: BTreeMap<u32, Option<u64>> = parts.iter().map(|p| (*p, None)).collect();
+        let mut reader = Reader {
+            topic: topic.to_string(),
+            c: config.create()?,
+            config,
+            positions,
+            sought: false,
+        };
+        reader.assign()?;
+        Ok(Box::new(reader))
+    }
+
+    async fn group_consumer(
+        &self,
+        topic: &str,
+        group: &str,
+        store: Arc<dyn Store>,
+    ) -> Result<Box<dyn Consumer>, LogError> {
+        self.partitions(topic).await?;
+        let ctx = StoreOffsets {
+            group: group.to_string(),
+            topic: topic.to_string(),
+            store,
+            handle: tokio::runtime::Handle::current(),
+        };
+        let c: StreamConsumer<StoreOffsets> = self
+            .consumer_config(&format!("sigflow.{group}"))
+            .create_with_context(ctx)?;
+        c.subscribe(&[topic])?;
+        Ok(Box::new(GroupMember {
+            topic: topic.to_string(),
+            c,
+        }))
+    }
+
+    async fn offsets_for_time(
+        &self,
+        topic: &str,
+        ts_us: i64,
+    ) -> Result<Vec<OffsetCommit>, LogError> {
+        let parts = self.partitions(topic).await?;
+        let name = topic.to_string();
+        let probe_config = self.consumer_config("sigflow.reader");
+        self.blocking(move |c| {
+            let mut tpl = TopicPartitionList::new();
+            for p in &parts {
+                tpl.add_partition_offset(&name, *p as i32, Offset::Offset(ts_us / 1000))?;
+            }
+            let found = c.offsets_for_times(tpl, META_TIMEOUT)?;
+            let probe: BaseConsumer = probe_config.create()?;
+            let mut out = Vec::new();
+            for e in found.elements_for_topic(&name) {
+                let (_, end) = c.fetch_watermarks(&name, e.partition(), META_TIMEOUT)?;
+                let end = end.max(0) as u64;
+                let next = match e.offset() {
+                    // Some brokers (tansu 0.6) answer the first offset instead of "none"
+                    // when no record is that recent: check the record found is.
+                    Offset::Offset(o) if (o as u64) < end => {
+                        if record_ts_ms(&probe, &name, e.partition(), o)? >= ts_us / 1000 {
+                            o as u64
+                        } else {
+                            end
+                        }
+                    }
+                    // No record at or after the time: the partition's end.
+                    _ => end,
+                };
+                out.push(OffsetCommit {
+                    partition: e.partition() as u32,
+                    next_offset: next,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn enforce_retention(&self) -> Result<u64, LogError> {
+        // The broker enforces `retention.ms`, set on each topic at creation.
+        Ok(0)
+    }
+}
+
+impl KafkaLog {
+    async fn retention_secs(&self, topic: &str) -> Option<u64> {
+        let spec = ResourceSpecifier::Topic(topic);
+        let res = self
+            .admin
+            .describe_configs([&spec], &AdminOptions::new())
+            .await
+            .ok()?;
+        let r = res.into_iter().next()?.ok()?;
+        let v = r.get("retention.ms")?.value.clone()?;
+        v.parse::<i64>().ok().map(|ms| (ms.max(0) / 1000) as u64)
+    }
+}
+
+/// The timestamp (ms) of the record at `offset`, read with `probe`.
+fn record_ts_ms(
+    probe: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> Result<i64, KafkaError> {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+    probe.assign(&tpl)?;
+    let deadline = std::time::Instant::now() + META_TIMEOUT;
+    while std::time::Instant::now() < deadline {
+        if let Some(m) = probe.poll(Duration::from_millis(200)) {
+            let m = m?;
+            if m.partition() == partition && m.offset() == offset {
+                return Ok(to_record(&m).ts / 1000);
+            }
+        }
+    }
+    // Not readable in time: trust the broker's answer.
+    Ok(i64::MAX)
+}
+
+/// Waits up to `wait` for a first message, then takes what is already fetched.
+async fn take<C: ConsumerContext + 'static>(
+    c: &StreamConsumer<C>,
+    max: usize,
+    wait: Duration,
+) -> Result<Vec<LogRecord>, LogError> {
+    let mut out = Vec::new();
+    let first = match tokio::time::timeout(wait, c.recv()).await {
+        Err(_) => return Ok(out),
+        Ok(m) => m?,
+    };
+    out.push(to_record(&first));
+    while out.len() < max {
+        match c.recv().now_or_never() {
+            Some(Ok(m)) => out.push(to_record(&m)),
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "kafka fetch error after a batch started");
+                break;
+            }
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// A reader of every partition (tools, tests, replay): manual assignment, no group.
+struct Reader {
+    topic: String,
+    c: StreamConsumer,
+    config: ClientConfig,
+    /// None: from the first retained record.
+    positions: BTreeMap<u32, Option<u64>>,
+    /// A seek happened since the last poll.
+    sought: bool,
+}
+
+impl Reader {
+    fn assign(&mut self) -> Result<(), LogError> {
+        if self.sought {
+            // Messages fetched for the old positions may still sit in the client's
+            // queue, and a re-assignment does not drop them: start a fresh client.
+            self.c = self.config.create()?;
+            self.sought = false;
+        }
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in &self.positions {
+            let at = o.map_or(Offset::Beginning, |o| Offset::Offset(o as i64));
+            tpl.add_partition_offset(&self.topic, *p as i32, at)?;
+        }
+        self.c.assign(&tpl)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Consumer for Reader {
+    fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    fn assignment(&self) -> Vec<u32> {
+        self.positions.keys().copied().collect()
+    }
+
+    fn seek(&mut self, partition: u32, offset: u64) {
+        // Applied at the next poll, so that seeking every partition costs one new
+        // assignment.
+        self.positions.insert(partition, Some(offset));
+        self.sought = true;
+    }
+
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<LogRecord>, LogError> {
+        if self.sought {
+            self.assign()?;
+        }
+        let out = take(&self.c, max, wait).await?;
+        for r in &out {
+            self.positions.insert(r.partition, Some(r.offset + 1));
+        }
+        Ok(out)
+    }
+}
+
+/// A stage's member of its consumer group.
+struct GroupMember {
+    topic: String,
+    c: StreamConsumer<StoreOffsets>,
+}
+
+#[async_trait]
+impl Consumer for GroupMember {
+    fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    fn assignment(&self) -> Vec<u32> {
+        // Positions come from the store at each assignment (see `StoreOffsets`); the
+        // runner has nothing to seek.
+        Vec::new()
+    }
+
+    fn seek(&mut self, partition: u32, offset: u64) {
+        if let Err(e) = self.c.seek(
+            &self.topic,
+            partition as i32,
+            Offset::Offset(offset as i64),
+            Duration::from_secs(5),
+        ) {
+            tracing::warn!(topic = %self.topic, partition, offset, error = %e, "kafka seek failed");
+        }
+    }
+
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<LogRecord>, LogError> {
+        take(&self.c, max, wait).await
+    }
+}
+
+/// Rebalance hook: partitions handed to this member start where the store says the
+/// group got to (0 for a partition never committed).
+struct StoreOffsets {
+    group: String,
+    topic: String,
+    store: Arc<dyn Store>,
+    handle: tokio::runtime::Handle,
+}
+
+impl ClientContext for StoreOffsets {}
+
+impl StoreOffsets {
+    /// The store's positions, waited for: a partition must not start anywhere else.
+    /// Runs inside librdkafka's rebalance callback, on the thread polling the consumer.
+    fn stored(&self) -> BTreeMap<u32, u64> {
+        let mut attempt = 0u32;
+        loop {
+            let fetch = || {
+                self.handle
+                    .block_on(self.store.offsets(&self.group, &self.topic))
+            };
+            let got = if tokio::runtime::Handle::try_current().is_ok() {
+                tokio::task::block_in_place(fetch)
+            } else {
+                fetch()
+            };
+            match got {
+                Ok(v) => return v.iter().map(|o| (o.partition, o.next_offset)).collect(),
+                Err(e) => {
+                    attempt += 1;
+                    tracing::warn!(group = %self.group, attempt, error = %e,
+                        "cannot read committed offsets for a new assignment; retrying");
+                    std::thread::sleep(Duration::from_millis(200 * u64::from(attempt.min(10))));
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for StoreOffsets {
+    fn rebalance(
+        &self,
+        base: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let stored = self.stored();
+                let mut assigned = TopicPartitionList::new();
+                let mut parts = Vec::new();
+                for e in tpl.elements() {
+                    let p = e.partition();
+                    let at = stored.get(&(p as u32)).copied().unwrap_or(0);
+                    parts.push((p, at));
+                    if let Err(err) =
+                        assigned.add_partition_offset(e.topic(), p, Offset::Offset(at as i64))
+                    {
+                        tracing::error!(error = %err, "building the kafka assignment");
+                    }
+                }
+                tracing::info!(group = %self.group, topic = %self.topic, partitions = ?parts, "partitions assigned");
+                metrics::gauge!("sigflow_stage_partitions", "group" => self.group.clone())
+                    .set(parts.len() as f64);
+                if let Err(e) = base.assign(&assigned) {
+                    tracing::error!(group = %self.group, error = %e, "kafka assign failed");
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                tracing::info!(group = %self.group, topic = %self.topic, "partitions revoked");
+                if let Err(e) = base.unassign() {
+                    tracing::error!(group = %self.group, error = %e, "kafka unassign failed");
+                }
+            }
+            other => {
+                tracing::warn!(group = %self.group, error = ?other, "kafka rebalance error");
+                let _ = base.unassign();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_url;
+
+    #[test]
+    fn url_options() {
+        let o = parse_url("kafka://a:9092,b:9092?replication=3&session_timeout_ms=6000").unwrap();
+        assert_eq!(o.brokers, "a:9092,b:9092");
+        assert_eq!((o.replication, o.session_timeout_ms), (3, 6000));
+        assert!(parse_url("kafka://").is_err());
+        assert!(
+            parse_url("kafka://a:1?bogus=1")
+                .unwrap_err()
+                .contains("bogus")
+        );
+    }
+}

@@ -1,0 +1,375 @@
+//! [`EnrichState`] on PostgreSQL: the same tables and the same answers as
+//! `sqlite_state.rs`, shared by every enrich worker of a deployment.
+//!
+//! The trait is synchronous (the enrichers run on a blocking thread, see
+//! `stages/enrich.rs`), so each call drives the async client with the runtime's
+//! `Handle::block_on` — allowed on a blocking thread, never on an async worker.
+//!
+//! Every unit (one call, or one [`EnrichState::batch`]) is a transaction that first
+//! takes a transaction-scoped advisory lock: workers see each other's fingerprints
+//! in a definite order, so of two workers that meet the same text at the same moment
+//! exactly one is "first" — what SQLite's single writer gives the embedded mode.
+
+use std::cell::RefCell;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use tokio::runtime::Handle;
+use uuid::Uuid;
+
+use super::StoreError;
+use crate::enrich::dedup::jaccard;
+use crate::enrich::state::{
+    DupKind, EnrichState, Fingerprint, MentionStats, Observation, StateError, Verdict, baseline,
+    hour_of,
+};
+
+const LOCK_STATE: i64 = 0x5167_666c_0002;
+
+pub struct PgState {
+    pool: Pool,
+}
+
+impl PgState {
+    pub fn new(pool: Pool) -> Self {
+        PgState { pool }
+    }
+
+    fn in_tx<R>(&self, f: impl FnOnce(&Tx<'_>) -> Result<R, StoreError>) -> Result<R, StateError> {
+        let handle = Handle::try_current().map_err(|e| StateError {
+            class: crate::error::ErrorClass::Fatal,
+            message: format!("postgres state outside the runtime: {e}"),
+        })?;
+        let run = || -> Result<R, StoreError> {
+            let mut client = handle.block_on(self.pool.get())?;
+            let tx = handle.block_on(client.transaction())?;
+            handle.block_on(tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_STATE]))?;
+            let view = Tx {
+                tx: &tx,
+                handle: &handle,
+                failed: RefCell::new(None),
+            };
+            let r = f(&view);
+            if let Some(e) = view.failed.into_inner() {
+                return Err(e);
+            }
+            let r = r?;
+            handle.block_on(tx.commit())?;
+            Ok(r)
+        };
+        run().map_err(|e| state_err(&e))
+    }
+}
+
+fn state_err(e: &StoreError) -> StateError {
+    StateError {
+        class: e.class(),
+        message: e.to_string(),
+    }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// One open transaction, as the enrichers of a batch see it.
+struct Tx<'a> {
+    tx: &'a deadpool_postgres::Transaction<'a>,
+    handle: &'a Handle,
+    failed: RefCell<Option<StoreError>>,
+}
+
+impl Tx<'_> {
+    fn run<R>(
+        &self,
+        f: impl std::future::Future<Output = Result<R, StoreError>>,
+    ) -> Result<R, StateError> {
+        self.handle.block_on(f).map_err(|e| {
+            let out = state_err(&e);
+            // A failed statement aborts a PostgreSQL transaction: the whole unit fails.
+            self.failed.borrow_mut().get_or_insert(e);
+            out
+        })
+    }
+}
+
+impl EnrichState for PgState {
+    fn dedup(
+        &self,
+        fp: &Fingerprint,
+        window: chrono::Duration,
+        near: f64,
+    ) -> Result<Verdict, StateError> {
+        self.in_tx(|t| t.handle.block_on(dedup_on(t.tx, fp, window, near)))
+    }
+
+    fn observe(&self, obs: &Observation) -> Result<Option<Observation>, StateError> {
+        self.in_tx(|t| t.handle.block_on(observe_on(t.tx, obs)))
+    }
+
+    fn mentions(
+        &self,
+        content_id: Uuid,
+        tickers: &[String],
+        at: DateTime<Utc>,
+        baseline_hours: u32,
+    ) -> Result<Vec<MentionStats>, StateError> {
+        self.in_tx(|t| {
+            t.handle
+                .block_on(mentions_on(t.tx, content_id, tickers, at, baseline_hours))
+        })
+    }
+
+    fn batch(&self, f: &mut dyn FnMut(&dyn EnrichState)) -> Result<(), StateError> {
+        self.in_tx(|t| {
+            f(t);
+            Ok(())
+        })
+    }
+}
+
+impl EnrichState for Tx<'_> {
+    fn dedup(
+        &self,
+        fp: &Fingerprint,
+        window: chrono::Duration,
+        near: f64,
+    ) -> Result<Verdict, StateError> {
+        self.run(dedup_on(self.tx, fp, window, near))
+    }
+
+    fn observe(&self, obs: &Observation) -> Result<Option<Observation>, StateError> {
+        self.run(observe_on(self.tx, obs))
+    }
+
+    fn mentions(
+        &self,
+        content_id: Uuid,
+        tickers: &[String],
+        at: DateTime<Utc>,
+        baseline_hours: u32,
+    ) -> Result<Vec<MentionStats>, StateError> {
+        self.run(mentions_on(
+            self.tx,
+            content_id,
+            tickers,
+            at,
+            baseline_hours,
+        ))
+    }
+
+    fn batch(&self, f: &mut dyn FnMut(&dyn EnrichState)) -> Result<(), StateError> {
+        f(self);
+        Ok(())
+    }
+}
+
+type PgTx<'a> = deadpool_postgres::Transaction<'a>;
+
+async fn dedup_on(
+    tx: &PgTx<'_>,
+    fp: &Fingerprint,
+    window: chrono::Duration,
+    near: f64,
+) -> Result<Verdict, StoreError> {
+    let id = fp.content_id.to_string();
+    let parse = |s: &str| s.parse().unwrap_or(fp.content_id);
+    if let Some(r) = tx
+        .query_opt(
+            "SELECT first_id, kind, similarity FROM dedup_fingerprints WHERE seen_at = $1 AND content_id = $2",
+            &[&ms(fp.at), &id],
+        )
+        .await?
+    {
+        return Ok(Verdict {
+            kind: DupKind::parse(r.get(1)),
+            first_id: parse(r.get(0)),
+            similarity: r.get(2),
+        });
+    }
+    let (lo, hi) = (ms(fp.at - window), ms(fp.at + window));
+    let exact = tx
+        .query_opt(
+            "SELECT first_id FROM dedup_fingerprints WHERE exact_hash = $1 AND seen_at BETWEEN $2 AND $3 \
+             ORDER BY seen_at, content_id LIMIT 1",
+            &[&(fp.exact as i64), &lo, &hi],
+        )
+        .await?;
+    let mut verdict = exact.map(|r| Verdict {
+        kind: DupKind::Exact,
+        first_id: parse(r.get(0)),
+        similarity: 1.0,
+    });
+    if verdict.is_none() && near < 1.0 && !fp.bands.is_empty() {
+        // All bands in one query; the per-band limit of the embedded store becomes a
+        // limit per band through the window function.
+        let rows = tx
+            .query(
+                "SELECT f.first_id, f.features, f.seen_at FROM (
+                   SELECT b.seen_at, b.content_id,
+                          row_number() OVER (PARTITION BY b.band ORDER BY b.seen_at) AS n
+                   FROM dedup_bands b WHERE b.band = ANY($1) AND b.seen_at BETWEEN $2 AND $3
+                 ) c JOIN dedup_fingerprints f ON f.seen_at = c.seen_at AND f.content_id = c.content_id
+                 WHERE c.n <= 64",
+                &[&fp.bands, &lo, &hi],
+            )
+            .await?;
+        let mut best: Option<(i64, String, f64)> = None;
+        for r in rows {
+            let (first, blob, seen): (String, Vec<u8>, i64) = (r.get(0), r.get(1), r.get(2));
+            let other: Vec<u64> = blob
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect();
+            let j = jaccard(&fp.features, &other);
+            if j >= near && best.as_ref().is_none_or(|b| (seen, &first) < (b.0, &b.1)) {
+                best = Some((seen, first, j));
+            }
+        }
+        verdict = best.map(|(_, first, similarity)| Verdict {
+            kind: DupKind::Near,
+            first_id: parse(&first),
+            similarity,
+        });
+    }
+    let v = verdict.unwrap_or(Verdict {
+        kind: DupKind::Unique,
+        first_id: fp.content_id,
+        similarity: 0.0,
+    });
+    let blob: Vec<u8> = if v.kind == DupKind::Unique {
+        fp.features.iter().flat_map(|f| f.to_le_bytes()).collect()
+    } else {
+        Vec::new()
+    };
+    let (exact, seen, first) = (fp.exact as i64, ms(fp.at), v.first_id.to_string());
+    let kind = v.kind.as_str();
+    tx.execute(
+        "INSERT INTO dedup_fingerprints (content_id, exact_hash, features, seen_at, first_id, kind, similarity) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &id,
+            &exact,
+            &blob,
+            &seen,
+            &first,
+            &kind,
+            &v.similarity,
+        ],
+    )
+    .await?;
+    if v.kind == DupKind::Unique && !fp.bands.is_empty() {
+        tx.execute(
+            "INSERT INTO dedup_bands (band, seen_at, content_id) SELECT b, $2, $3 FROM unnest($1::bigint[]) AS b \
+             ON CONFLICT DO NOTHING",
+            &[&fp.bands, &seen, &id],
+        )
+        .await?;
+    }
+    Ok(v)
+}
+
+async fn observe_on(tx: &PgTx<'_>, obs: &Observation) -> Result<Option<Observation>, StoreError> {
+    let id = obs.content_id.to_string();
+    let at = ms(obs.at);
+    let to_obs = |t: Option<i64>, score: Option<i64>, comments: Option<i64>| {
+        t.map(|t| Observation {
+            content_id: obs.content_id,
+            at: DateTime::from_timestamp_millis(t).unwrap_or(obs.at),
+            score,
+            comments,
+        })
+    };
+    if let Some(r) = tx
+        .query_opt(
+            "SELECT prev_at, prev_score, prev_comments FROM engagement_observations \
+             WHERE content_id = $1 AND observed_at = $2",
+            &[&id, &at],
+        )
+        .await?
+    {
+        return Ok(to_obs(r.get(0), r.get(1), r.get(2)));
+    }
+    let prev = tx
+        .query_opt(
+            "SELECT observed_at, score, comments FROM engagement_observations \
+             WHERE content_id = $1 AND observed_at < $2 ORDER BY observed_at DESC LIMIT 1",
+            &[&id, &at],
+        )
+        .await?;
+    let (pt, ps, pc): (Option<i64>, Option<i64>, Option<i64>) = match &prev {
+        Some(r) => (Some(r.get(0)), r.get(1), r.get(2)),
+        None => (None, None, None),
+    };
+    tx.execute(
+        "INSERT INTO engagement_observations \
+         (content_id, observed_at, score, comments, prev_at, prev_score, prev_comments) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&id, &at, &obs.score, &obs.comments, &pt, &ps, &pc],
+    )
+    .await?;
+    Ok(to_obs(pt, ps, pc))
+}
+
+async fn mentions_on(
+    tx: &PgTx<'_>,
+    content_id: Uuid,
+    tickers: &[String],
+    at: DateTime<Utc>,
+    baseline_hours: u32,
+) -> Result<Vec<MentionStats>, StoreError> {
+    let hour = hour_of(at);
+    let id = content_id.to_string();
+    let mut out = Vec::with_capacity(tickers.len());
+    for t in tickers {
+        if let Some(r) = tx
+            .query_opt(
+                "SELECT this_hour, mean, std FROM ticker_mentions WHERE ticker = $1 AND hour = $2 AND content_id = $3",
+                &[t, &hour, &id],
+            )
+            .await?
+        {
+            out.push(MentionStats {
+                ticker: t.clone(),
+                this_hour: r.get::<_, i64>(0) as u32,
+                mean: r.get(1),
+                std: r.get(2),
+            });
+            continue;
+        }
+        let counts: Vec<(i64, u32)> = tx
+            .query(
+                "SELECT hour, count FROM ticker_mention_hours WHERE ticker = $1 AND hour BETWEEN $2 AND $3",
+                &[t, &(hour - i64::from(baseline_hours)), &hour],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get::<_, i64>(1) as u32))
+            .collect();
+        let (mean, std) = baseline(&counts, hour, baseline_hours);
+        let this_hour = counts
+            .iter()
+            .find(|(h, _)| *h == hour)
+            .map_or(0, |(_, c)| *c)
+            + 1;
+        let this = i64::from(this_hour);
+        tx.execute(
+            "INSERT INTO ticker_mentions (ticker, content_id, hour, this_hour, mean, std) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[t, &id, &hour, &this, &mean, &std],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO ticker_mention_hours (ticker, hour, count) VALUES ($1, $2, 1) \
+             ON CONFLICT (ticker, hour) DO UPDATE SET count = ticker_mention_hours.count + 1",
+            &[t, &hour],
+        )
+        .await?;
+        out.push(MentionStats {
+            ticker: t.clone(),
+            this_hour,
+            mean,
+            std,
+        });
+    }
+    Ok(out)
+}
