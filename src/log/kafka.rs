@@ -6,10 +6,11 @@
 //! How it keeps the effectively-once contract of `runtime/commit.rs`:
 //! * Outputs are produced, idempotently and with `acks=all`, and acknowledged before
 //!   the stage commits its results and input offsets to the store.
-//! * Consumer positions live in the store, never in Kafka: a stage's consumer joins
-//!   the group `sigflow.STAGE`, and when the group hands it partitions it starts each
-//!   at the offset the store committed (`rebalance` below). So the results and the
-//!   position a worker reached are one transaction, whoever owns the partition next.
+//! * Consumer positions live in the store, never in Kafka, and so does the worker
+//!   group: which worker reads which partition is decided in the store
+//!   (`store/leases.rs`), and a worker that gains a partition starts at the offset the
+//!   store committed. So the results and the position a worker reached are one
+//!   transaction, whoever owns the partition next.
 //! * Keys pick partitions with the Java client's murmur2, so a record produced by
 //!   another Kafka client with the same key lands where sigflow would put it.
 
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::FutureExt;
+use rdkafka::Timestamp;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -27,8 +29,6 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use rdkafka::types::RDKafkaRespErr;
-use rdkafka::{ClientContext, Timestamp};
 
 use super::{Consumer, EventLog, LogError, LogRecord, PartitionInfo, TopicInfo, TopicSpec};
 use crate::store::{Append, OffsetCommit, Store};
@@ -345,20 +345,25 @@ impl EventLog for KafkaLog {
         group: &str,
         store: Arc<dyn Store>,
     ) -> Result<Box<dyn Consumer>, LogError> {
-        self.partitions(topic).await?;
-        let ctx = StoreOffsets {
-            group: group.to_string(),
-            topic: topic.to_string(),
-            store,
-            handle: tokio::runtime::Handle::current(),
-        };
-        let c: StreamConsumer<StoreOffsets> = self
-            .consumer_config(&format!("sigflow.{group}"))
-            .create_with_context(ctx)?;
-        c.subscribe(&[topic])?;
+        let partitions = self.partitions(topic).await?.len() as u32;
+        let c: StreamConsumer = self.consumer_config(&format!("sigflow.{group}")).create()?;
+        let member = format!(
+            "{}-{}-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into()),
+            std::process::id(),
+            uuid::Uuid::now_v7().simple()
+        );
+        tracing::info!(group, topic, member = %member, "joining the worker group");
         Ok(Box::new(GroupMember {
             topic: topic.to_string(),
+            group: group.to_string(),
+            member,
+            store,
             c,
+            partitions,
+            ttl: Duration::from_millis(u64::from(self.opts.session_timeout_ms)),
+            owned: Default::default(),
+            next_claim: std::time::Instant::now(),
         }))
     }
 
@@ -530,10 +535,81 @@ impl Consumer for Reader {
     }
 }
 
-/// A stage's member of its consumer group.
+/// A stage's member of its worker group. Which partitions it reads is decided in the
+/// store (`store/leases.rs`), renewed about once a second from `poll`; a partition it
+/// gains starts at the offset the store committed for the group.
 struct GroupMember {
     topic: String,
-    c: StreamConsumer<StoreOffsets>,
+    group: String,
+    member: String,
+    store: Arc<dyn Store>,
+    c: StreamConsumer,
+    partitions: u32,
+    ttl: Duration,
+    owned: BTreeMap<u32, ()>,
+    next_claim: std::time::Instant,
+}
+
+/// How often a member renews its membership and rebalances.
+const CLAIM_EVERY: Duration = Duration::from_secs(1);
+
+impl GroupMember {
+    async fn rebalance(&mut self) -> Result<(), LogError> {
+        let now: Vec<u32> = self
+            .store
+            .claim_partitions(
+                &self.group,
+                &self.topic,
+                &self.member,
+                self.partitions,
+                self.ttl,
+            )
+            .await?;
+        let removed: Vec<u32> = self
+            .owned
+            .keys()
+            .filter(|p| !now.contains(p))
+            .copied()
+            .collect();
+        let added: Vec<u32> = now
+            .iter()
+            .filter(|p| !self.owned.contains_key(p))
+            .copied()
+            .collect();
+        if removed.is_empty() && added.is_empty() {
+            return Ok(());
+        }
+        if !removed.is_empty() {
+            let mut tpl = TopicPartitionList::new();
+            for p in &removed {
+                tpl.add_partition(&self.topic, *p as i32);
+            }
+            self.c.incremental_unassign(&tpl)?;
+            tracing::info!(group = %self.group, topic = %self.topic, partitions = ?removed, "partitions released");
+        }
+        if !added.is_empty() {
+            let stored: BTreeMap<u32, u64> = self
+                .store
+                .offsets(&self.group, &self.topic)
+                .await?
+                .iter()
+                .map(|o| (o.partition, o.next_offset))
+                .collect();
+            let mut tpl = TopicPartitionList::new();
+            let mut from = Vec::new();
+            for p in &added {
+                let at = stored.get(p).copied().unwrap_or(0);
+                from.push((*p, at));
+                tpl.add_partition_offset(&self.topic, *p as i32, Offset::Offset(at as i64))?;
+            }
+            self.c.incremental_assign(&tpl)?;
+            tracing::info!(group = %self.group, topic = %self.topic, added = ?from, owned = ?now, "partitions assigned");
+        }
+        self.owned = now.iter().map(|p| (*p, ())).collect();
+        metrics::gauge!("sigflow_stage_partitions", "stage" => self.group.clone())
+            .set(self.owned.len() as f64);
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -543,8 +619,8 @@ impl Consumer for GroupMember {
     }
 
     fn assignment(&self) -> Vec<u32> {
-        // Positions come from the store at each assignment (see `StoreOffsets`); the
-        // runner has nothing to seek.
+        // Positions come from the store when a partition is gained (see `rebalance`);
+        // the runner has nothing to seek.
         Vec::new()
     }
 
@@ -560,88 +636,29 @@ impl Consumer for GroupMember {
     }
 
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<LogRecord>, LogError> {
-        take(&self.c, max, wait).await
-    }
-}
-
-/// Rebalance hook: partitions handed to this member start where the store says the
-/// group got to (0 for a partition never committed).
-struct StoreOffsets {
-    group: String,
-    topic: String,
-    store: Arc<dyn Store>,
-    handle: tokio::runtime::Handle,
-}
-
-impl ClientContext for StoreOffsets {}
-
-impl StoreOffsets {
-    /// The store's positions, waited for: a partition must not start anywhere else.
-    /// Runs inside librdkafka's rebalance callback, on the thread polling the consumer.
-    fn stored(&self) -> BTreeMap<u32, u64> {
-        let mut attempt = 0u32;
-        loop {
-            let fetch = || {
-                self.handle
-                    .block_on(self.store.offsets(&self.group, &self.topic))
-            };
-            let got = if tokio::runtime::Handle::try_current().is_ok() {
-                tokio::task::block_in_place(fetch)
-            } else {
-                fetch()
-            };
-            match got {
-                Ok(v) => return v.iter().map(|o| (o.partition, o.next_offset)).collect(),
-                Err(e) => {
-                    attempt += 1;
-                    tracing::warn!(group = %self.group, attempt, error = %e,
-                        "cannot read committed offsets for a new assignment; retrying");
-                    std::thread::sleep(Duration::from_millis(200 * u64::from(attempt.min(10))));
-                }
+        let now = std::time::Instant::now();
+        if now >= self.next_claim {
+            self.next_claim = now + CLAIM_EVERY;
+            if let Err(e) = self.rebalance().await {
+                // Keep reading what it owns: the store being away does not make the
+                // partitions anyone else's until the TTL runs out everywhere.
+                tracing::warn!(group = %self.group, error = %e, "cannot renew the worker group membership");
             }
         }
+        let wait = wait.min(
+            self.next_claim
+                .saturating_duration_since(std::time::Instant::now()),
+        );
+        take(&self.c, max, wait).await
     }
-}
 
-impl ConsumerContext for StoreOffsets {
-    fn rebalance(
-        &self,
-        base: &BaseConsumer<Self>,
-        err: RDKafkaRespErr,
-        tpl: &mut TopicPartitionList,
-    ) {
-        match err {
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                let stored = self.stored();
-                let mut assigned = TopicPartitionList::new();
-                let mut parts = Vec::new();
-                for e in tpl.elements() {
-                    let p = e.partition();
-                    let at = stored.get(&(p as u32)).copied().unwrap_or(0);
-                    parts.push((p, at));
-                    if let Err(err) =
-                        assigned.add_partition_offset(e.topic(), p, Offset::Offset(at as i64))
-                    {
-                        tracing::error!(error = %err, "building the kafka assignment");
-                    }
-                }
-                tracing::info!(group = %self.group, topic = %self.topic, partitions = ?parts, "partitions assigned");
-                metrics::gauge!("sigflow_stage_partitions", "group" => self.group.clone())
-                    .set(parts.len() as f64);
-                if let Err(e) = base.assign(&assigned) {
-                    tracing::error!(group = %self.group, error = %e, "kafka assign failed");
-                }
-            }
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                tracing::info!(group = %self.group, topic = %self.topic, "partitions revoked");
-                if let Err(e) = base.unassign() {
-                    tracing::error!(group = %self.group, error = %e, "kafka unassign failed");
-                }
-            }
-            other => {
-                tracing::warn!(group = %self.group, error = ?other, "kafka rebalance error");
-                let _ = base.unassign();
-            }
+    async fn close(&mut self) {
+        if let Err(e) = self
+            .store
+            .leave_group(&self.group, &self.topic, &self.member)
+            .await
+        {
+            tracing::warn!(group = %self.group, error = %e, "leaving the worker group failed; the others take over after the TTL");
         }
     }
 }

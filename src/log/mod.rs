@@ -90,10 +90,10 @@ pub trait EventLog: Send + Sync {
     async fn append(&self, appends: Vec<Append>) -> Result<(), LogError>;
     /// A reader over every partition of `topic`, positioned at offset 0 until sought.
     async fn consumer(&self, topic: &str) -> Result<Box<dyn Consumer>, LogError>;
-    /// A stage's reader: the member of consumer group `group` on `topic`. Where the log
-    /// shares partitions among processes (Kafka), the group decides which partitions
-    /// this member reads and each starts at the offset `store` holds for the group;
-    /// otherwise it is [`EventLog::consumer`] and the runner seeks it.
+    /// A stage's reader: a member of the worker group `group` on `topic`. Where the log
+    /// is shared by processes (Kafka), the group — coordinated in `store` — decides
+    /// which partitions this member reads, and each starts at the offset `store` holds
+    /// for the group; otherwise it is [`EventLog::consumer`] and the runner seeks it.
     async fn group_consumer(
         &self,
         topic: &str,
@@ -122,6 +122,8 @@ pub trait Consumer: Send {
     /// Waits up to `wait` for the first record, then returns at most `max` records that
     /// are available now. Empty means nothing arrived in time.
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<LogRecord>, LogError>;
+    /// A clean stop: hand back what this reader holds (worker groups).
+    async fn close(&mut self) {}
 }
 
 /// Opens the log named by `url`. `embedded` needs the SQLite store's database.

@@ -92,6 +92,8 @@ impl StageRunner {
         let committed_result = committing
             .await
             .unwrap_or_else(|e| Err(StageError::fatal(format!("committer panicked: {e}"))));
+        // Only after the last commit: the partitions go to other workers from there.
+        consumer.close().await;
         produced.and(committed_result)
     }
 

@@ -3,6 +3,7 @@
 //!
 //! Backends are chosen by URL in [`open`]: `sqlite://PATH` (embedded, default).
 
+pub mod leases;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "postgres")]
@@ -40,7 +41,7 @@ pub enum StoreError {
     #[error("store holds data it cannot read: {0}")]
     Corrupt(String),
     #[cfg(feature = "postgres")]
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", postgres::describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// The store cannot be reached now (pool timeout, server down); retried.
     #[error("store unavailable: {0}")]
@@ -188,7 +189,7 @@ pub struct StoreCounts {
 }
 
 /// The newest migration of the one numbered history every store backend follows.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -221,6 +222,19 @@ pub trait Store: Send + Sync {
     async fn source_defs(&self) -> Result<Vec<SourceDef>, StoreError>;
     /// Inserts or replaces one (by name).
     async fn put_source_def(&self, def: &SourceDef) -> Result<(), StoreError>;
+    /// Renews `member` in the worker group of `group` on `topic` for `ttl` and returns
+    /// the partitions (of `partitions`) it owns now (see [`leases`]).
+    async fn claim_partitions(
+        &self,
+        group: &str,
+        topic: &str,
+        member: &str,
+        partitions: u32,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<u32>, StoreError>;
+    /// Removes `member` and frees its partitions (a clean stop: the others take over
+    /// at once instead of after the TTL).
+    async fn leave_group(&self, group: &str, topic: &str, member: &str) -> Result<(), StoreError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -27,7 +27,8 @@ use super::{
 };
 use crate::model::{Content, from_micros, now_micros, to_micros};
 
-/// Every migration, in order: the PostgreSQL texts of the one history.
+/// Every migration, in order: the PostgreSQL texts of the one history (a unit test
+/// checks the last is [`super::SCHEMA_VERSION`]).
 pub(crate) const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (
@@ -37,6 +38,10 @@ pub(crate) const MIGRATIONS: &[(u32, &str)] = &[
     (
         3,
         include_str!("../../migrations/postgres/0003_sources.sql"),
+    ),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_partition_leases.sql"),
     ),
 ];
 
@@ -80,6 +85,18 @@ impl From<deadpool_postgres::PoolError> for StoreError {
             deadpool_postgres::PoolError::Backend(e) => StoreError::Postgres(e),
             other => StoreError::Unavailable(format!("postgres: {other}")),
         }
+    }
+}
+
+/// The server's own message (and SQLSTATE) when there is one: tokio-postgres shows
+/// only "db error" for those.
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(e) {
+            Some(s) => format!("{e}: {s}"),
+            None => e.to_string(),
+        },
     }
 }
 
@@ -739,6 +756,38 @@ impl Store for PgStore {
             .collect())
     }
 
+    async fn claim_partitions(
+        &self,
+        group: &str,
+        topic: &str,
+        member: &str,
+        partitions: u32,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<u32>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let owned = claim_on(&tx, group, topic, member, partitions, ttl).await?;
+        tx.commit().await?;
+        Ok(owned)
+    }
+
+    async fn leave_group(&self, group: &str, topic: &str, member: &str) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "DELETE FROM group_members WHERE grp = $1 AND topic = $2 AND member = $3",
+            &[&group, &topic, &member],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM partition_leases WHERE grp = $1 AND topic = $2 AND owner = $3",
+            &[&group, &topic, &member],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn put_source_def(&self, def: &SourceDef) -> Result<(), StoreError> {
         self.client()
             .await?
@@ -761,9 +810,85 @@ impl Store for PgStore {
     }
 }
 
+async fn claim_on(
+    tx: &deadpool_postgres::Transaction<'_>,
+    group: &str,
+    topic: &str,
+    member: &str,
+    partitions: u32,
+    ttl: std::time::Duration,
+) -> Result<Vec<u32>, StoreError> {
+    // One member of a group at a time: each sees the others' last moves.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))",
+        &[&group, &topic],
+    )
+    .await?;
+    let now = now_micros();
+    tx.execute(
+        "INSERT INTO group_members (grp, topic, member, expires_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (grp, topic, member) DO UPDATE SET expires_at = excluded.expires_at",
+        &[&group, &topic, &member, &(now + ttl.as_micros() as i64)],
+    )
+    .await?;
+    tx.execute(
+        "DELETE FROM group_members WHERE grp = $1 AND topic = $2 AND expires_at < $3",
+        &[&group, &topic, &now],
+    )
+    .await?;
+    let members: std::collections::BTreeSet<String> = tx
+        .query(
+            "SELECT member FROM group_members WHERE grp = $1 AND topic = $2",
+            &[&group, &topic],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let leases: std::collections::BTreeMap<u32, String> = tx
+        .query(
+            "SELECT partition, owner FROM partition_leases WHERE grp = $1 AND topic = $2",
+            &[&group, &topic],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get::<_, i64>(0) as u32, r.get(1)))
+        .collect();
+    let plan = super::leases::plan(member, &members, &leases, partitions);
+    let release: Vec<i64> = plan.release.iter().map(|p| i64::from(*p)).collect();
+    let claim: Vec<i64> = plan.claim.iter().map(|p| i64::from(*p)).collect();
+    if !release.is_empty() {
+        tx.execute(
+            "DELETE FROM partition_leases WHERE grp = $1 AND topic = $2 AND partition = ANY($3)",
+            &[&group, &topic, &release],
+        )
+        .await?;
+    }
+    if !claim.is_empty() {
+        tx.execute(
+            "INSERT INTO partition_leases (grp, topic, partition, owner) SELECT $1, $2, p, $4 \
+             FROM unnest($3::bigint[]) AS p ON CONFLICT (grp, topic, partition) DO UPDATE SET owner = excluded.owner",
+            &[&group, &topic, &claim, &member],
+        )
+        .await?;
+    }
+    Ok(plan.owned)
+}
+
 fn row_to_content(doc: &str, observed_at: i64) -> Result<Content, StoreError> {
     let mut c: Content =
         serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("content doc: {e}")))?;
     c.observed_at = from_micros(observed_at);
     Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn schema_version_is_the_last_migration() {
+        assert_eq!(
+            super::MIGRATIONS.last().map(|m| m.0),
+            Some(crate::store::SCHEMA_VERSION)
+        );
+    }
 }

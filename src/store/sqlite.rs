@@ -479,6 +479,39 @@ impl Store for SqliteStore {
         self.db.read(source_defs_on).await
     }
 
+    async fn claim_partitions(
+        &self,
+        group: &str,
+        topic: &str,
+        member: &str,
+        partitions: u32,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<u32>, StoreError> {
+        let (g, t, m) = (group.to_string(), topic.to_string(), member.to_string());
+        self.db
+            .write(move |conn| claim_on(conn, &g, &t, &m, partitions, ttl))
+            .await
+    }
+
+    async fn leave_group(&self, group: &str, topic: &str, member: &str) -> Result<(), StoreError> {
+        let (g, t, m) = (group.to_string(), topic.to_string(), member.to_string());
+        self.db
+            .write(move |conn| {
+                let tx = conn.transaction()?;
+                tx.execute(
+                    "DELETE FROM group_members WHERE grp = ?1 AND topic = ?2 AND member = ?3",
+                    params![g, t, m],
+                )?;
+                tx.execute(
+                    "DELETE FROM partition_leases WHERE grp = ?1 AND topic = ?2 AND owner = ?3",
+                    params![g, t, m],
+                )?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn put_source_def(&self, def: &SourceDef) -> Result<(), StoreError> {
         let def = def.clone();
         self.db
@@ -501,6 +534,50 @@ impl Store for SqliteStore {
             })
             .await
     }
+}
+
+fn claim_on(
+    conn: &mut Connection,
+    group: &str,
+    topic: &str,
+    member: &str,
+    partitions: u32,
+    ttl: std::time::Duration,
+) -> Result<Vec<u32>, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let now = now_micros();
+    tx.execute(
+        "INSERT INTO group_members (grp, topic, member, expires_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (grp, topic, member) DO UPDATE SET expires_at = excluded.expires_at",
+        params![group, topic, member, now + ttl.as_micros() as i64],
+    )?;
+    tx.execute(
+        "DELETE FROM group_members WHERE grp = ?1 AND topic = ?2 AND expires_at < ?3",
+        params![group, topic, now],
+    )?;
+    let members: std::collections::BTreeSet<String> = tx
+        .prepare("SELECT member FROM group_members WHERE grp = ?1 AND topic = ?2")?
+        .query_map(params![group, topic], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let leases: std::collections::BTreeMap<u32, String> = tx
+        .prepare("SELECT partition, owner FROM partition_leases WHERE grp = ?1 AND topic = ?2")?
+        .query_map(params![group, topic], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let plan = super::leases::plan(member, &members, &leases, partitions);
+    for p in &plan.release {
+        tx.execute(
+            "DELETE FROM partition_leases WHERE grp = ?1 AND topic = ?2 AND partition = ?3",
+            params![group, topic, p],
+        )?;
+    }
+    for p in &plan.claim {
+        tx.execute(
+            "INSERT OR REPLACE INTO partition_leases (grp, topic, partition, owner) VALUES (?1, ?2, ?3, ?4)",
+            params![group, topic, p, member],
+        )?;
+    }
+    tx.commit()?;
+    Ok(plan.owned)
 }
 
 fn source_defs_on(conn: &Connection) -> Result<Vec<SourceDef>, StoreError> {

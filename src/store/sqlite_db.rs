@@ -20,6 +20,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_enrich_state.sql")),
     (3, include_str!("../../migrations/0003_sources.sql")),
+    (
+        4,
+        include_str!("../../migrations/0004_partition_leases.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone)]

@@ -545,6 +545,31 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
     assert_eq!(got[0].replay_count, 1);
     assert!(got[0].replayed_at.is_some());
     store.ping().await.map_err(e)?;
+
+    // Worker groups: a lone member owns every partition; a second one gets its share
+    // once the first has released it; a member that stops renewing is gone after its
+    // TTL and the survivor takes everything; leaving frees at once.
+    let ttl = Duration::from_millis(400);
+    let claim = |m: &'static str| {
+        let store = store.clone();
+        async move { store.claim_partitions("g", "t", m, 4, ttl).await }
+    };
+    assert_eq!(claim("a").await.map_err(e)?, vec![0, 1, 2, 3]);
+    assert_eq!(
+        claim("b").await.map_err(e)?,
+        Vec::<u32>::new(),
+        "nothing free yet"
+    );
+    assert_eq!(
+        claim("a").await.map_err(e)?,
+        vec![0, 2],
+        "a releases b's share"
+    );
+    assert_eq!(claim("b").await.map_err(e)?, vec![1, 3]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(claim("b").await.map_err(e)?, vec![0, 1, 2, 3], "a expired");
+    store.leave_group("g", "t", "b").await.map_err(e)?;
+    assert_eq!(claim("c").await.map_err(e)?, vec![0, 1, 2, 3], "b left");
     Ok(())
 }
 

@@ -66,7 +66,12 @@ fn postgres_schema(pg: &Postgres) -> (Schema, Vec<String>) {
     // The real path: `sigflow migrate` on a postgres:// store, twice (the second run
     // finds nothing to do).
     for _ in 0..2 {
-        let out = run_ok(sigflow().arg("migrate").env("SIGFLOW__STORE", pg.url()));
+        let out = run_ok(
+            sigflow()
+                .arg("migrate")
+                .env("SIGFLOW__STORE", pg.url())
+                .env("SIGFLOW__LOG", "kafka://127.0.0.1:9"),
+        );
         let said = String::from_utf8_lossy(&out.stdout);
         assert!(said.contains("schema at migration"), "{said}");
     }

@@ -83,6 +83,19 @@ impl Store for Refusing {
     async fn put_source_def(&self, d: &sigflow::store::SourceDef) -> Result<(), StoreError> {
         self.inner.put_source_def(d).await
     }
+    async fn claim_partitions(
+        &self,
+        g: &str,
+        t: &str,
+        m: &str,
+        n: u32,
+        ttl: Duration,
+    ) -> Result<Vec<u32>, StoreError> {
+        self.inner.claim_partitions(g, t, m, n, ttl).await
+    }
+    async fn leave_group(&self, g: &str, t: &str, m: &str) -> Result<(), StoreError> {
+        self.inner.leave_group(g, t, m).await
+    }
 }
 
 /// Stores each input record (a Content document) as is.
