@@ -622,6 +622,21 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
+/// A PostgreSQL URL as the driver reads it (checked at validation, before connecting).
+#[cfg(feature = "postgres")]
+type PgUrl = tokio_postgres::Config;
+#[cfg(not(feature = "postgres"))]
+type PgUrl = String;
+
+#[cfg(feature = "kafka")]
+fn check_kafka_url(url: &str) -> Result<(), String> {
+    crate::log::kafka::check_url(url)
+}
+#[cfg(not(feature = "kafka"))]
+fn check_kafka_url(_url: &str) -> Result<(), String> {
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -692,19 +707,4 @@ mod tests {
             assert!(all.contains(needle), "missing `{needle}` in:\n{all}");
         }
     }
-}
-
-/// A PostgreSQL URL as the driver reads it (checked at validation, before connecting).
-#[cfg(feature = "postgres")]
-type PgUrl = tokio_postgres::Config;
-#[cfg(not(feature = "postgres"))]
-type PgUrl = String;
-
-#[cfg(feature = "kafka")]
-fn check_kafka_url(url: &str) -> Result<(), String> {
-    crate::log::kafka::check_url(url)
-}
-#[cfg(not(feature = "kafka"))]
-fn check_kafka_url(_url: &str) -> Result<(), String> {
-    Ok(())
 }

@@ -203,9 +203,7 @@ fn two_normalize_workers_share_partitions_and_survive_one_killed() {
 
 fn python() -> Command {
     let mut c = Command::new("python3");
-    let path = std::env::var("SIGFLOW_TEST_PYTHONPATH")
-        .unwrap_or_else(|_| "/opt/sigflow-test-tools/py".into());
-    c.env("PYTHONPATH", path);
+    c.env("PYTHONPATH", format!("{}/py", crate::servers::test_tools()));
     c
 }
 

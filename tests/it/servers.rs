@@ -203,8 +203,8 @@ impl Drop for Postgres {
 }
 
 /// A tansu broker (Kafka protocol) with its SQLite engine in a throwaway dir. The
-/// binary comes from `$SIGFLOW_TANSU`, else `/opt/sigflow-test-tools/bin/tansu`
-/// (where `.ci/run` installs it), else PATH.
+/// binary comes from `$SIGFLOW_TANSU`, else `{test_tools()}/bin/tansu` (where
+/// `scripts/test-tools.sh` installs it), else PATH.
 #[cfg(feature = "kafka")]
 pub struct Tansu {
     child: Option<Child>,
@@ -218,9 +218,9 @@ impl Tansu {
         if let Ok(b) = std::env::var("SIGFLOW_TANSU") {
             return b;
         }
-        let installed = "/opt/sigflow-test-tools/bin/tansu";
-        if std::path::Path::new(installed).exists() {
-            return installed.into();
+        let installed = format!("{}/bin/tansu", test_tools());
+        if std::path::Path::new(&installed).exists() {
+            return installed;
         }
         "tansu".into()
     }
@@ -289,6 +289,7 @@ impl Drop for Tansu {
 }
 
 #[cfg(feature = "postgres")]
+#[cfg_attr(not(feature = "kafka"), allow(dead_code))]
 impl Postgres {
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
@@ -329,4 +330,10 @@ impl Postgres {
             .unwrap();
         assert!(out.status.success(), "pg_ctl start again");
     }
+}
+
+/// Where `scripts/test-tools.sh` installs what the image lacks.
+#[cfg(feature = "kafka")]
+pub fn test_tools() -> String {
+    std::env::var("SIGFLOW_TEST_TOOLS").unwrap_or_else(|_| "/opt/sigflow-test-tools".into())
 }

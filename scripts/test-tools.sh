@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs, once per machine and outside the clone, what the distributed tests need
+# beyond the image: the tansu broker (Kafka protocol) and the confluent-kafka Python
+# client (interop test). Idempotent: a second run only checks versions.
+set -euo pipefail
+TOOLS="${SIGFLOW_TEST_TOOLS:-/opt/sigflow-test-tools}"
+TANSU_VERSION=0.6.0
+mkdir -p "$TOOLS"
+if ! "$TOOLS/bin/tansu" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+  echo "test-tools: building tansu $TANSU_VERSION into $TOOLS (once; ~15 minutes)" >&2
+  # Its own target dir: the build must not evict sigflow's cached artefacts.
+  CARGO_TARGET_DIR="${TANSU_TARGET_DIR:-$HOME/.cache/tansu-build}" \
+    cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore,libsql --root "$TOOLS"
+fi
+if ! PYTHONPATH="$TOOLS/py" python3 -c 'import confluent_kafka' 2>/dev/null; then
+  echo "test-tools: installing confluent-kafka into $TOOLS/py" >&2
+  python3 -m pip install -q --disable-pip-version-check --target "$TOOLS/py" 'confluent-kafka==2.16.1'
+fi
+for tool in moto_server /usr/lib/postgresql/15/bin/initdb; do
+  command -v "$tool" >/dev/null || { echo "test-tools: $tool is missing (see docs/deployment.md, Tests)" >&2; exit 1; }
+done
