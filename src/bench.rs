@@ -45,7 +45,9 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 100)]
     pub page_size: u64,
     /// What to measure: `pipeline` (throughput, latency and memory of the embedded
-    /// pipeline), `enrich` (each enricher, the chain, VADER vs Python), or `all`.
+    /// pipeline), `enrich` (each enricher, the chain, VADER vs Python), `all` (both),
+    /// or `distributed` (Kafka + PostgreSQL next to embedded, and 1 vs 2 workers; needs
+    /// --store and --log, and a build with `--features kafka,postgres`).
     #[arg(long, value_enum, default_value = "pipeline")]
     pub suite: Suite,
     /// Python interpreter with `vaderSentiment` installed, for the VADER comparison.
@@ -54,6 +56,17 @@ pub struct BenchArgs {
     /// Print the results as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// `--suite distributed`: the PostgreSQL server to measure on (a database per phase
+    /// is created there), e.g. postgres://postgres@127.0.0.1:5432/postgres.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// `--suite distributed`: the Kafka-protocol broker (its raw/content/enriched topics
+    /// are deleted and created again for each phase), e.g. kafka://127.0.0.1:9092.
+    #[arg(long, value_name = "URL")]
+    pub log: Option<String>,
+    /// `--suite distributed`: partitions per topic.
+    #[arg(long, default_value_t = 4)]
+    pub partitions: u32,
     /// Scratch directory (default: a new one under the system temp dir, removed after).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
@@ -67,6 +80,7 @@ pub enum Suite {
     Pipeline,
     Enrich,
     All,
+    Distributed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,6 +129,17 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         };
         println!("{}", serde_json::to_string(&r)?);
         return Ok(ExitCode::SUCCESS);
+    }
+    if a.suite == Suite::Distributed {
+        #[cfg(all(feature = "kafka", feature = "postgres"))]
+        {
+            crate::bench_distributed::run(&a).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        #[cfg(not(all(feature = "kafka", feature = "postgres")))]
+        anyhow::bail!(
+            "--suite distributed needs a build with `--features kafka,postgres` (cargo build --release --features kafka,postgres)"
+        );
     }
     if a.suite != Suite::Pipeline {
         let r = tokio::task::spawn_blocking({
@@ -385,6 +410,7 @@ async fn pipeline_phase(
     crate::telemetry::init_logging("text", &cfg.logging.level);
     crate::telemetry::init_metrics();
     let db_path = dir.join("sigflow.db");
+    let store_url = cfg.store.clone();
     let pipeline = Pipeline::build(cfg).await?;
     let t = Instant::now();
     let opts = RunOptions {
@@ -404,7 +430,11 @@ async fn pipeline_phase(
             eprintln!("{l}");
         }
     }
-    let mut lat = latencies_ms(&db_path)?;
+    let mut lat = if store_url.starts_with("postgres") {
+        latencies_ms_pg(&store_url).await?
+    } else {
+        latencies_ms(&db_path)?
+    };
     lat.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| {
         (!lat.is_empty())
@@ -463,6 +493,24 @@ fn latencies_ms(db: &Path) -> anyhow::Result<Vec<f64>> {
     Ok(rows
         .map(|r| r.map(|us| us as f64 / 1000.0))
         .collect::<Result<Vec<_>, _>>()?)
+}
+
+#[cfg(feature = "postgres")]
+async fn latencies_ms_pg(url: &str) -> anyhow::Result<Vec<f64>> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let rows = client
+        .query("SELECT stored_at - observed_at FROM contents", &[])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.get::<_, i64>(0) as f64 / 1000.0)
+        .collect())
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn latencies_ms_pg(_url: &str) -> anyhow::Result<Vec<f64>> {
+    anyhow::bail!("a postgres:// store needs the `postgres` feature")
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), MiB; 0 where unknown.

@@ -19,6 +19,8 @@
 
 pub mod api;
 pub mod bench;
+#[cfg(all(feature = "kafka", feature = "postgres"))]
+pub mod bench_distributed;
 pub mod bench_enrich;
 pub mod cli;
 pub mod config;

@@ -416,6 +416,28 @@ impl EventLog for KafkaLog {
 }
 
 impl KafkaLog {
+    /// Deletes `topics` and waits until the broker no longer lists them (for the
+    /// benchmark, which starts each phase on empty topics). Unknown topics are fine.
+    pub async fn delete_topics(&self, topics: &[&str]) -> Result<(), LogError> {
+        let _ = self
+            .admin
+            .delete_topics(topics, &AdminOptions::new())
+            .await?;
+        for _ in 0..100 {
+            let md = self
+                .blocking(|c| c.fetch_metadata(None, META_TIMEOUT))
+                .await?;
+            if !md.topics().iter().any(|t| topics.contains(&t.name())) {
+                self.known.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(LogError::Config(format!(
+            "topics {topics:?} are still listed 10 s after their deletion"
+        )))
+    }
+
     async fn retention_secs(&self, topic: &str) -> Option<u64> {
         let spec = ResourceSpecifier::Topic(topic);
         let res = self

@@ -43,7 +43,11 @@ impl PgState {
         let run = || -> Result<R, StoreError> {
             let mut client = handle.block_on(self.pool.get())?;
             let tx = handle.block_on(client.transaction())?;
-            handle.block_on(tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_STATE]))?;
+            handle.block_on(exec(
+                &tx,
+                "SELECT pg_advisory_xact_lock($1)",
+                &[&LOCK_STATE],
+            ))?;
             let view = Tx {
                 tx: &tx,
                 handle: &handle,
@@ -165,6 +169,33 @@ impl EnrichState for Tx<'_> {
 }
 
 type PgTx<'a> = deadpool_postgres::Transaction<'a>;
+type Params<'a> = &'a [&'a (dyn tokio_postgres::types::ToSql + Sync)];
+
+// Statements are prepared once per connection (deadpool's statement cache): a plain
+// `query(&str)` costs a second round trip per call to prepare it again, and the
+// enrichers of a batch issue a few statements per item.
+async fn q_opt(
+    tx: &PgTx<'_>,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Option<tokio_postgres::Row>, StoreError> {
+    let st = tx.prepare_cached(sql).await?;
+    Ok(tx.query_opt(&st, params).await?)
+}
+
+async fn q_all(
+    tx: &PgTx<'_>,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    let st = tx.prepare_cached(sql).await?;
+    Ok(tx.query(&st, params).await?)
+}
+
+async fn exec(tx: &PgTx<'_>, sql: &str, params: Params<'_>) -> Result<u64, StoreError> {
+    let st = tx.prepare_cached(sql).await?;
+    Ok(tx.execute(&st, params).await?)
+}
 
 async fn dedup_on(
     tx: &PgTx<'_>,
@@ -174,8 +205,7 @@ async fn dedup_on(
 ) -> Result<Verdict, StoreError> {
     let id = fp.content_id.to_string();
     let parse = |s: &str| s.parse().unwrap_or(fp.content_id);
-    if let Some(r) = tx
-        .query_opt(
+    if let Some(r) = q_opt(tx,
             "SELECT first_id, kind, similarity FROM dedup_fingerprints WHERE seen_at = $1 AND content_id = $2",
             &[&ms(fp.at), &id],
         )
@@ -188,8 +218,7 @@ async fn dedup_on(
         });
     }
     let (lo, hi) = (ms(fp.at - window), ms(fp.at + window));
-    let exact = tx
-        .query_opt(
+    let exact = q_opt(tx,
             "SELECT first_id FROM dedup_fingerprints WHERE exact_hash = $1 AND seen_at BETWEEN $2 AND $3 \
              ORDER BY seen_at, content_id LIMIT 1",
             &[&(fp.exact as i64), &lo, &hi],
@@ -203,8 +232,7 @@ async fn dedup_on(
     if verdict.is_none() && near < 1.0 && !fp.bands.is_empty() {
         // All bands in one query; the per-band limit of the embedded store becomes a
         // limit per band through the window function.
-        let rows = tx
-            .query(
+        let rows = q_all(tx,
                 "SELECT f.first_id, f.features, f.seen_at FROM (
                    SELECT b.seen_at, b.content_id,
                           row_number() OVER (PARTITION BY b.band ORDER BY b.seen_at) AS n
@@ -244,7 +272,7 @@ async fn dedup_on(
     };
     let (exact, seen, first) = (fp.exact as i64, ms(fp.at), v.first_id.to_string());
     let kind = v.kind.as_str();
-    tx.execute(
+    exec(tx,
         "INSERT INTO dedup_fingerprints (content_id, exact_hash, features, seen_at, first_id, kind, similarity) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
@@ -259,7 +287,7 @@ async fn dedup_on(
     )
     .await?;
     if v.kind == DupKind::Unique && !fp.bands.is_empty() {
-        tx.execute(
+        exec(tx,
             "INSERT INTO dedup_bands (band, seen_at, content_id) SELECT b, $2, $3 FROM unnest($1::bigint[]) AS b \
              ON CONFLICT DO NOTHING",
             &[&fp.bands, &seen, &id],
@@ -280,35 +308,28 @@ async fn observe_on(tx: &PgTx<'_>, obs: &Observation) -> Result<Option<Observati
             comments,
         })
     };
-    if let Some(r) = tx
-        .query_opt(
-            "SELECT prev_at, prev_score, prev_comments FROM engagement_observations \
-             WHERE content_id = $1 AND observed_at = $2",
-            &[&id, &at],
-        )
-        .await?
-    {
-        return Ok(to_obs(r.get(0), r.get(1), r.get(2)));
-    }
-    let prev = tx
-        .query_opt(
-            "SELECT observed_at, score, comments FROM engagement_observations \
-             WHERE content_id = $1 AND observed_at < $2 ORDER BY observed_at DESC LIMIT 1",
-            &[&id, &at],
-        )
-        .await?;
-    let (pt, ps, pc): (Option<i64>, Option<i64>, Option<i64>) = match &prev {
-        Some(r) => (Some(r.get(0)), r.get(1), r.get(2)),
-        None => (None, None, None),
-    };
-    tx.execute(
-        "INSERT INTO engagement_observations \
-         (content_id, observed_at, score, comments, prev_at, prev_score, prev_comments) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[&id, &at, &obs.score, &obs.comments, &pt, &ps, &pc],
+    // One round trip: the answer recorded on a first run, else the latest earlier
+    // observation, recorded with this one (the insert only when it is new).
+    let r = q_all(
+        tx,
+        "WITH known AS (
+           SELECT prev_at, prev_score, prev_comments FROM engagement_observations
+           WHERE content_id = $1 AND observed_at = $2),
+         prev AS (
+           SELECT observed_at, score, comments FROM engagement_observations
+           WHERE content_id = $1 AND observed_at < $2 ORDER BY observed_at DESC LIMIT 1),
+         ins AS (
+           INSERT INTO engagement_observations
+             (content_id, observed_at, score, comments, prev_at, prev_score, prev_comments)
+           SELECT $1, $2, $3, $4, (SELECT observed_at FROM prev), (SELECT score FROM prev),
+                  (SELECT comments FROM prev)
+           WHERE NOT EXISTS (SELECT 1 FROM known)
+           RETURNING prev_at, prev_score, prev_comments)
+         SELECT * FROM known UNION ALL SELECT * FROM ins",
+        &[&id, &at, &obs.score, &obs.comments],
     )
     .await?;
-    Ok(to_obs(pt, ps, pc))
+    Ok(r.first().and_then(|r| to_obs(r.get(0), r.get(1), r.get(2))))
 }
 
 async fn mentions_on(
@@ -320,56 +341,78 @@ async fn mentions_on(
 ) -> Result<Vec<MentionStats>, StoreError> {
     let hour = hour_of(at);
     let id = content_id.to_string();
+    if tickers.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Two round trips for all the item's tickers: what was recorded on a first run and
+    // the hourly counts of the window; then the new rows and counts in one statement.
+    let lo = hour - i64::from(baseline_hours);
+    let rows = q_all(
+        tx,
+        "SELECT ticker, 0 AS k, this_hour, mean, std FROM ticker_mentions
+           WHERE ticker = ANY($1) AND hour = $2 AND content_id = $3
+         UNION ALL
+         SELECT ticker, 1, hour, count::float8, 0 FROM ticker_mention_hours
+           WHERE ticker = ANY($1) AND hour BETWEEN $4 AND $2",
+        &[&tickers, &hour, &id, &lo],
+    )
+    .await?;
+    let mut known: std::collections::HashMap<String, MentionStats> = Default::default();
+    let mut counts: std::collections::HashMap<String, Vec<(i64, u32)>> = Default::default();
+    for r in &rows {
+        let t: String = r.get(0);
+        if r.get::<_, i32>(1) == 0 {
+            known.insert(
+                t.clone(),
+                MentionStats {
+                    ticker: t,
+                    this_hour: r.get::<_, i64>(2) as u32,
+                    mean: r.get(3),
+                    std: r.get(4),
+                },
+            );
+        } else {
+            counts
+                .entry(t)
+                .or_default()
+                .push((r.get(2), r.get::<_, f64>(3) as u32));
+        }
+    }
     let mut out = Vec::with_capacity(tickers.len());
+    let (mut nt, mut nthis, mut nmean, mut nstd) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for t in tickers {
-        if let Some(r) = tx
-            .query_opt(
-                "SELECT this_hour, mean, std FROM ticker_mentions WHERE ticker = $1 AND hour = $2 AND content_id = $3",
-                &[t, &hour, &id],
-            )
-            .await?
-        {
-            out.push(MentionStats {
-                ticker: t.clone(),
-                this_hour: r.get::<_, i64>(0) as u32,
-                mean: r.get(1),
-                std: r.get(2),
-            });
+        if let Some(k) = known.get(t) {
+            out.push(k.clone());
             continue;
         }
-        let counts: Vec<(i64, u32)> = tx
-            .query(
-                "SELECT hour, count FROM ticker_mention_hours WHERE ticker = $1 AND hour BETWEEN $2 AND $3",
-                &[t, &(hour - i64::from(baseline_hours)), &hour],
-            )
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get::<_, i64>(1) as u32))
-            .collect();
-        let (mean, std) = baseline(&counts, hour, baseline_hours);
-        let this_hour = counts
-            .iter()
-            .find(|(h, _)| *h == hour)
-            .map_or(0, |(_, c)| *c)
-            + 1;
-        let this = i64::from(this_hour);
-        tx.execute(
-            "INSERT INTO ticker_mentions (ticker, content_id, hour, this_hour, mean, std) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[t, &id, &hour, &this, &mean, &std],
-        )
-        .await?;
-        tx.execute(
-            "INSERT INTO ticker_mention_hours (ticker, hour, count) VALUES ($1, $2, 1) \
-             ON CONFLICT (ticker, hour) DO UPDATE SET count = ticker_mention_hours.count + 1",
-            &[t, &hour],
-        )
-        .await?;
+        let c = counts.get(t).map(Vec::as_slice).unwrap_or(&[]);
+        let (mean, std) = baseline(c, hour, baseline_hours);
+        let this_hour = c.iter().find(|(h, _)| *h == hour).map_or(0, |(_, c)| *c) + 1;
+        nt.push(t.clone());
+        nthis.push(i64::from(this_hour));
+        nmean.push(mean);
+        nstd.push(std);
         out.push(MentionStats {
             ticker: t.clone(),
             this_hour,
             mean,
             std,
         });
+    }
+    if !nt.is_empty() {
+        exec(
+            tx,
+            "WITH m AS (
+               INSERT INTO ticker_mentions (ticker, content_id, hour, this_hour, mean, std)
+               SELECT t, $2, $3, th, mn, sd
+               FROM unnest($1::text[], $4::bigint[], $5::float8[], $6::float8[]) AS x(t, th, mn, sd)
+               RETURNING ticker)
+             INSERT INTO ticker_mention_hours (ticker, hour, count)
+             SELECT ticker, $3, 1 FROM m
+             ON CONFLICT (ticker, hour) DO UPDATE SET count = ticker_mention_hours.count + 1",
+            &[&nt, &id, &hour, &nthis, &nmean, &nstd],
+        )
+        .await?;
     }
     Ok(out)
 }

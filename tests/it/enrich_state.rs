@@ -180,30 +180,73 @@ fn dedup_survives_restart() {
 #[test]
 fn two_workers_agree_on_the_first_occurrence() {
     let dir = TestDir::new("state-workers");
-    let a = sqlite(&dir);
-    let b = sqlite(&dir);
+    race(sqlite(&dir), sqlite(&dir), |f| {
+        std::thread::spawn(f).join().unwrap()
+    });
+}
+
+/// The suite and the race on PostgreSQL: two pools (two workers) on one database. The
+/// state is called where the pipeline calls it, on the runtime's blocking threads.
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_state_conformance_and_two_workers() {
+    let pg = crate::servers::Postgres::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let open = || {
+        let _in_runtime = rt.enter();
+        let o = sigflow::store::open(&pg.url(), &Default::default()).unwrap();
+        rt.block_on(o.store.migrate()).unwrap();
+        o.state
+    };
+    let (a, b) = (open(), open());
+    let s = a.clone();
+    rt.block_on(async move { tokio::task::spawn_blocking(move || suite(&*s)).await })
+        .unwrap()
+        .unwrap_or_else(|e| panic!("postgres: {e}"));
+    let handle = rt.handle().clone();
+    race(a, b, move |f| {
+        handle
+            .block_on(async move { tokio::task::spawn_blocking(f).await })
+            .unwrap()
+    });
+}
+
+type Verdicts = Vec<(DupKind, uuid::Uuid)>;
+
+/// Both workers see every text, under different item ids, at the same time; `run`
+/// runs one worker's loop on a thread of its choosing and returns its verdicts.
+fn race(
+    a: sigflow::enrich::SharedState,
+    b: sigflow::enrich::SharedState,
+    run_on: impl Fn(Box<dyn FnOnce() -> Verdicts + Send>) -> Verdicts + Send + Sync + Clone + 'static,
+) {
     let texts: Vec<String> = (0..40)
         .map(|i| {
             format!("Headline number {i}: the company reports record quarterly revenue growth")
         })
         .collect();
-    // Both workers see every text, under different item ids, at the same time.
     let run = |s: sigflow::enrich::SharedState, worker: &'static str, texts: Vec<String>| {
+        let run_on = run_on.clone();
         std::thread::spawn(move || {
-            texts
-                .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    let v = s
-                        .dedup(
-                            &fp(&format!("{worker}{i}"), t, t0()),
-                            Duration::days(14),
-                            1.0,
-                        )
-                        .unwrap();
-                    (v.kind, v.first_id)
-                })
-                .collect::<Vec<_>>()
+            run_on(Box::new(move || {
+                texts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let v = s
+                            .dedup(
+                                &fp(&format!("{worker}{i}"), t, t0()),
+                                Duration::days(14),
+                                1.0,
+                            )
+                            .unwrap();
+                        (v.kind, v.first_id)
+                    })
+                    .collect::<Vec<_>>()
+            }))
         })
     };
     let (ha, hb) = (run(a, "a", texts.clone()), run(b, "b", texts.clone()));
