@@ -64,6 +64,10 @@ pub struct BenchArgs {
     /// are deleted and created again for each phase), e.g. kafka://127.0.0.1:9092.
     #[arg(long, value_name = "URL")]
     pub log: Option<String>,
+    /// `--suite distributed`: a second latency run at this offered rate (items/s),
+    /// below the distributed pipeline's capacity on one small machine.
+    #[arg(long, default_value_t = 250.0)]
+    pub distributed_rate: f64,
     /// `--suite distributed`: partitions per topic.
     #[arg(long, default_value_t = 4)]
     pub partitions: u32,

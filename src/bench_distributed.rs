@@ -27,6 +27,7 @@ struct Report {
     embedded_latency: PhaseResult,
     distributed_e2e: PhaseResult,
     distributed_latency: PhaseResult,
+    distributed_latency_low: PhaseResult,
     workers: Vec<(u32, f64)>,
 }
 
@@ -79,13 +80,13 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("sigflow-bench-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir)?;
     let exe = std::env::current_exe()?;
-    let phase = |name: &str, phase: &str, items: u64, env: &[(&str, String)]| {
+    let phase = |name: &str, phase: &str, items: u64, rate: f64, env: &[(&str, String)]| {
         let sub = dir.join(name);
         eprintln!("bench: {name} ({phase}, {items} items) …");
         let mut c = Command::new(&exe);
         c.args(["bench", "--phase", phase, "--items", &items.to_string()])
             .args(["--page-size", &a.page_size.to_string()])
-            .args(["--rate", &a.rate.to_string()])
+            .args(["--rate", &rate.to_string()])
             .args(["--latency-secs", &a.latency_secs.to_string()])
             .arg("--dir")
             .arg(&sub)
@@ -110,14 +111,35 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
         ]
     };
 
-    let embedded_e2e = phase("embedded-e2e", "e2e", a.items, &[])?;
-    let embedded_latency = phase("embedded-latency", "latency", 0, &[])?;
+    let embedded_e2e = phase("embedded-e2e", "e2e", a.items, a.rate, &[])?;
+    let embedded_latency = phase("embedded-latency", "latency", 0, a.rate, &[])?;
     fresh_topics(&log).await?;
     let db = fresh_database(&store, "sigflow_bench_e2e").await?;
-    let distributed_e2e = phase("distributed-e2e", "e2e", a.items, &distributed_env(db))?;
+    let distributed_e2e = phase(
+        "distributed-e2e",
+        "e2e",
+        a.items,
+        a.rate,
+        &distributed_env(db),
+    )?;
     fresh_topics(&log).await?;
     let db = fresh_database(&store, "sigflow_bench_latency").await?;
-    let distributed_latency = phase("distributed-latency", "latency", 0, &distributed_env(db))?;
+    let distributed_latency = phase(
+        "distributed-latency",
+        "latency",
+        0,
+        a.rate,
+        &distributed_env(db),
+    )?;
+    fresh_topics(&log).await?;
+    let db = fresh_database(&store, "sigflow_bench_latency_low").await?;
+    let distributed_latency_low = phase(
+        "distributed-latency-low",
+        "latency",
+        0,
+        a.distributed_rate,
+        &distributed_env(db),
+    )?;
 
     let mut workers = Vec::new();
     for n in [1u32, 2] {
@@ -139,6 +161,7 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
         embedded_latency,
         distributed_e2e,
         distributed_latency,
+        distributed_latency_low,
         workers,
     };
     if a.json {
@@ -163,13 +186,18 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
             "-"
         );
     }
-    for (label, p) in [
-        ("embedded", &r.embedded_latency),
-        ("distributed", &r.distributed_latency),
+    for (label, rate, p) in [
+        ("embedded", a.rate, &r.embedded_latency),
+        ("distributed", a.rate, &r.distributed_latency),
+        (
+            "distributed",
+            a.distributed_rate,
+            &r.distributed_latency_low,
+        ),
     ] {
         println!(
             "{:<46} {:>12.0} {:>11} {:>11}",
-            format!("{label} latency, offered {:.0}/s", a.rate),
+            format!("{label} latency, offered {rate:.0}/s"),
             p.per_sec,
             ms(p.p50_ms),
             ms(p.p99_ms)

@@ -174,15 +174,6 @@ type Params<'a> = &'a [&'a (dyn tokio_postgres::types::ToSql + Sync)];
 // Statements are prepared once per connection (deadpool's statement cache): a plain
 // `query(&str)` costs a second round trip per call to prepare it again, and the
 // enrichers of a batch issue a few statements per item.
-async fn q_opt(
-    tx: &PgTx<'_>,
-    sql: &str,
-    params: Params<'_>,
-) -> Result<Option<tokio_postgres::Row>, StoreError> {
-    let st = tx.prepare_cached(sql).await?;
-    Ok(tx.query_opt(&st, params).await?)
-}
-
 async fn q_all(
     tx: &PgTx<'_>,
     sql: &str,
@@ -205,28 +196,31 @@ async fn dedup_on(
 ) -> Result<Verdict, StoreError> {
     let id = fp.content_id.to_string();
     let parse = |s: &str| s.parse().unwrap_or(fp.content_id);
-    if let Some(r) = q_opt(tx,
-            "SELECT first_id, kind, similarity FROM dedup_fingerprints WHERE seen_at = $1 AND content_id = $2",
-            &[&ms(fp.at), &id],
-        )
-        .await?
-    {
+    let (lo, hi) = (ms(fp.at - window), ms(fp.at + window));
+    // One round trip: the verdict recorded on a first run (k = 0), else the earliest
+    // exact repeat in the window (k = 1).
+    let rows = q_all(
+        tx,
+        "SELECT 0 AS k, first_id, kind, similarity FROM dedup_fingerprints
+           WHERE seen_at = $1 AND content_id = $2
+         UNION ALL
+         (SELECT 1, first_id, 'exact', 1.0 FROM dedup_fingerprints
+           WHERE exact_hash = $3 AND seen_at BETWEEN $4 AND $5
+           ORDER BY seen_at, content_id LIMIT 1)",
+        &[&ms(fp.at), &id, &(fp.exact as i64), &lo, &hi],
+    )
+    .await?;
+    if let Some(r) = rows.iter().find(|r| r.get::<_, i32>(0) == 0) {
         return Ok(Verdict {
-            kind: DupKind::parse(r.get(1)),
-            first_id: parse(r.get(0)),
-            similarity: r.get(2),
+            kind: DupKind::parse(r.get(2)),
+            first_id: parse(r.get(1)),
+            similarity: r.get(3),
         });
     }
-    let (lo, hi) = (ms(fp.at - window), ms(fp.at + window));
-    let exact = q_opt(tx,
-            "SELECT first_id FROM dedup_fingerprints WHERE exact_hash = $1 AND seen_at BETWEEN $2 AND $3 \
-             ORDER BY seen_at, content_id LIMIT 1",
-            &[&(fp.exact as i64), &lo, &hi],
-        )
-        .await?;
+    let exact = rows.first();
     let mut verdict = exact.map(|r| Verdict {
         kind: DupKind::Exact,
-        first_id: parse(r.get(0)),
+        first_id: parse(r.get(1)),
         similarity: 1.0,
     });
     if verdict.is_none() && near < 1.0 && !fp.bands.is_empty() {
@@ -272,28 +266,23 @@ async fn dedup_on(
     };
     let (exact, seen, first) = (fp.exact as i64, ms(fp.at), v.first_id.to_string());
     let kind = v.kind.as_str();
-    exec(tx,
-        "INSERT INTO dedup_fingerprints (content_id, exact_hash, features, seen_at, first_id, kind, similarity) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            &id,
-            &exact,
-            &blob,
-            &seen,
-            &first,
-            &kind,
-            &v.similarity,
-        ],
+    // Only first occurrences are indexed for near matching (see migration 0002).
+    let bands: &[i64] = if v.kind == DupKind::Unique {
+        &fp.bands
+    } else {
+        &[]
+    };
+    exec(
+        tx,
+        "WITH f AS (
+           INSERT INTO dedup_fingerprints (content_id, exact_hash, features, seen_at, first_id, kind, similarity)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING 1)
+         INSERT INTO dedup_bands (band, seen_at, content_id)
+         SELECT b, $4, $1 FROM unnest($8::bigint[]) AS b WHERE EXISTS (SELECT 1 FROM f)
+         ON CONFLICT DO NOTHING",
+        &[&id, &exact, &blob, &seen, &first, &kind, &v.similarity, &bands],
     )
     .await?;
-    if v.kind == DupKind::Unique && !fp.bands.is_empty() {
-        exec(tx,
-            "INSERT INTO dedup_bands (band, seen_at, content_id) SELECT b, $2, $3 FROM unnest($1::bigint[]) AS b \
-             ON CONFLICT DO NOTHING",
-            &[&fp.bands, &seen, &id],
-        )
-        .await?;
-    }
     Ok(v)
 }
 
