@@ -312,8 +312,8 @@ const PG_POOL_SIZE: usize = 16;
 fn open_postgres(url: &str) -> Result<OpenedStore, StoreError> {
     let pool = postgres::pool(url, PG_POOL_SIZE)?;
     Ok(OpenedStore {
-        store: Arc::new(PgStore::new(pool.clone())),
-        state: Arc::new(PgState::new(pool)),
+        store: Arc::new(PgStore::new(pool)),
+        state: Arc::new(PgState::new(url)?),
         db: None,
     })
 }
