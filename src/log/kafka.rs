@@ -1,7 +1,7 @@
 //! The distributed event log: any broker that speaks the Kafka protocol (Apache Kafka,
 //! Redpanda, tansu), through librdkafka (`rdkafka`).
 //!
-//! URL: `kafka://HOST:PORT[,HOST:PORT…][?replication=N&session_timeout_ms=MS]`.
+//! URL: `kafka://HOST:PORT[,HOST:PORT…][?replication=N&session_timeout_ms=MS&fetch_wait_ms=MS]`.
 //!
 //! How it keeps the effectively-once contract of `runtime/commit.rs`:
 //! * Outputs are produced, idempotently and with `acks=all`, and acknowledged before
@@ -41,6 +41,7 @@ struct Options {
     brokers: String,
     replication: i32,
     session_timeout_ms: u32,
+    fetch_wait_ms: u32,
 }
 
 fn parse_url(url: &str) -> Result<Options, String> {
@@ -56,6 +57,7 @@ fn parse_url(url: &str) -> Result<Options, String> {
         brokers: hosts.to_string(),
         replication: 1,
         session_timeout_ms: 10_000,
+        fetch_wait_ms: 10,
     };
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -70,9 +72,14 @@ fn parse_url(url: &str) -> Result<Options, String> {
                     .parse()
                     .map_err(|_| format!("session_timeout_ms `{v}` is not a number"))?
             }
+            "fetch_wait_ms" => {
+                o.fetch_wait_ms = v
+                    .parse()
+                    .map_err(|_| format!("fetch_wait_ms `{v}` is not a number"))?
+            }
             other => {
                 return Err(format!(
-                    "unknown kafka URL option `{other}` (known: replication, session_timeout_ms)"
+                    "unknown kafka URL option `{other}` (known: replication, session_timeout_ms, fetch_wait_ms)"
                 ));
             }
         }
@@ -93,6 +100,8 @@ pub struct KafkaLog {
     meta: Arc<BaseConsumer>,
     /// Topics seen to exist (appends check each topic once).
     known: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Retention per topic, asked once (describe runs every second for lag).
+    retention: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl KafkaLog {
@@ -127,6 +136,7 @@ impl KafkaLog {
             admin,
             meta: Arc::new(meta),
             known: Default::default(),
+            retention: Default::default(),
         })
     }
 
@@ -146,7 +156,10 @@ impl KafkaLog {
                 "heartbeat.interval.ms",
                 (self.opts.session_timeout_ms / 5).max(100).to_string(),
             )
-            .set("fetch.wait.max.ms", "20");
+            // How long the broker may hold a fetch with nothing to return. Kafka
+            // answers as soon as a record arrives; some brokers (tansu 0.6) answer only
+            // when the wait is over, which then adds up to this much per stage hop.
+            .set("fetch.wait.max.ms", self.opts.fetch_wait_ms.to_string());
         c
     }
 
@@ -275,7 +288,23 @@ impl EventLog for KafkaLog {
                         .collect::<Result<Vec<_>, _>>()
                 })
                 .await?;
-            let retention_secs = self.retention_secs(name).await.unwrap_or(0);
+            let cached = self
+                .retention
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(name)
+                .copied();
+            let retention_secs = match cached {
+                Some(r) => r,
+                None => {
+                    let r = self.retention_secs(name).await.unwrap_or(0);
+                    self.retention
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(name.clone(), r);
+                    r
+                }
+            };
             out.push(TopicInfo {
                 name: name.to_string(),
                 retention_secs,

@@ -59,6 +59,7 @@ impl Committer {
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), StageError> {
         let mut last_lag = Instant::now() - Duration::from_secs(10);
+        let lag_running = Arc::new(std::sync::atomic::AtomicBool::new(false));
         while let Some(mut p) = rx.recv().await {
             match self
                 .commit_ranges(&p.records, &mut p.outcomes, &mut shutdown)
@@ -75,16 +76,22 @@ impl Committer {
                 }
             }
             self.account(&p);
-            if last_lag.elapsed() >= Duration::from_secs(1) {
+            // Off the commit path: asking a remote log for its ends takes round trips
+            // that the next batch should not wait for. At most one at a time.
+            if last_lag.elapsed() >= Duration::from_secs(1)
+                && !lag_running.swap(true, std::sync::atomic::Ordering::AcqRel)
+            {
                 last_lag = Instant::now();
-                report_lag(
-                    self.log.as_ref(),
-                    self.stage.name(),
-                    self.stage.input(),
-                    &self.committed,
-                    &self.health,
-                )
-                .await;
+                let (log, stage, topic) = (self.log.clone(), self.stage.name(), self.stage.input());
+                let (committed, health, running) = (
+                    self.committed.clone(),
+                    self.health.clone(),
+                    lag_running.clone(),
+                );
+                tokio::spawn(async move {
+                    report_lag(log.as_ref(), stage, topic, &committed, &health).await;
+                    running.store(false, std::sync::atomic::Ordering::Release);
+                });
             }
         }
         Ok(())

@@ -105,6 +105,8 @@ impl StageRunner {
         committed: &Positions,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), StageError> {
+        let mut last_lag = Instant::now() - Duration::from_secs(10);
+        let lag_running = Arc::new(std::sync::atomic::AtomicBool::new(false));
         loop {
             if *shutdown.borrow() {
                 return Ok(());
@@ -133,14 +135,21 @@ impl StageRunner {
                 }
             };
             if batch.is_empty() {
-                report_lag(
-                    self.log.as_ref(),
-                    self.stage.name(),
-                    self.stage.input(),
-                    committed,
-                    &self.health,
-                )
-                .await;
+                // Idle: refresh the lag, at most once a second and off this loop (a
+                // remote log answers in round trips the next poll should not wait for).
+                if last_lag.elapsed() >= Duration::from_secs(1)
+                    && !lag_running.swap(true, std::sync::atomic::Ordering::AcqRel)
+                {
+                    last_lag = Instant::now();
+                    let (log, stage, topic) =
+                        (self.log.clone(), self.stage.name(), self.stage.input());
+                    let (committed, health, running) =
+                        (committed.clone(), self.health.clone(), lag_running.clone());
+                    tokio::spawn(async move {
+                        report_lag(log.as_ref(), stage, topic, &committed, &health).await;
+                        running.store(false, std::sync::atomic::Ordering::Release);
+                    });
+                }
                 continue;
             }
             let started = Instant::now();
