@@ -8,6 +8,8 @@ pub mod leases;
 mod postgres;
 #[cfg(feature = "postgres")]
 mod postgres_state;
+#[cfg(feature = "postgres")]
+mod postgres_upsert;
 mod sqlite;
 pub(crate) mod sqlite_db;
 mod sqlite_state;
