@@ -139,6 +139,41 @@ pub fn baseline(counts: &[(i64, u32)], hour: i64, baseline_hours: u32) -> (f64, 
     (mean, var.sqrt())
 }
 
+/// How a store keeps a fingerprint's features: little-endian u64s, and only for a
+/// first occurrence (a duplicate is never a near candidate later).
+pub fn feature_blob(fp: &Fingerprint, kind: DupKind) -> Vec<u8> {
+    if kind == DupKind::Unique {
+        fp.features.iter().flat_map(|f| f.to_le_bytes()).collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// The near-duplicate verdict among stored candidates `(first id, feature blob, seen
+/// at)`: the earliest (ties by id) whose Jaccard similarity reaches `near`.
+pub fn nearest(
+    fp: &Fingerprint,
+    near: f64,
+    candidates: impl IntoIterator<Item = (String, Vec<u8>, i64)>,
+) -> Option<Verdict> {
+    let mut best: Option<(i64, String, f64)> = None;
+    for (first, blob, seen) in candidates {
+        let other: Vec<u64> = blob
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect();
+        let j = crate::enrich::dedup::jaccard(&fp.features, &other);
+        if j >= near && best.as_ref().is_none_or(|b| (seen, &first) < (b.0, &b.1)) {
+            best = Some((seen, first, j));
+        }
+    }
+    best.map(|(_, first, similarity)| Verdict {
+        kind: DupKind::Near,
+        first_id: first.parse().unwrap_or(fp.content_id),
+        similarity,
+    })
+}
+
 /// One ticker's mentions: item → (hour, stats as first computed); hour → count.
 type TickerMentions = (FxHashMap<Uuid, (i64, MentionStats)>, FxHashMap<i64, u32>);
 

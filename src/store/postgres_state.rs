@@ -24,10 +24,9 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::StoreError;
-use crate::enrich::dedup::jaccard;
 use crate::enrich::state::{
     DupKind, EnrichState, Fingerprint, MentionStats, Observation, StateError, Verdict, baseline,
-    hour_of,
+    feature_blob, hour_of, nearest,
 };
 
 const LOCK_STATE: i64 = 0x5167_666c_0002;
@@ -294,34 +293,18 @@ fn dedup_on(
                  WHERE c.n <= 64",
                 &[&fp.bands, &lo, &hi],
             )?;
-        let mut best: Option<(i64, String, f64)> = None;
-        for r in rows {
-            let (first, blob, seen): (String, Vec<u8>, i64) = (r.get(0), r.get(1), r.get(2));
-            let other: Vec<u64> = blob
-                .chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect();
-            let j = jaccard(&fp.features, &other);
-            if j >= near && best.as_ref().is_none_or(|b| (seen, &first) < (b.0, &b.1)) {
-                best = Some((seen, first, j));
-            }
-        }
-        verdict = best.map(|(_, first, similarity)| Verdict {
-            kind: DupKind::Near,
-            first_id: parse(&first),
-            similarity,
-        });
+        verdict = nearest(
+            fp,
+            near,
+            rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))),
+        );
     }
     let v = verdict.unwrap_or(Verdict {
         kind: DupKind::Unique,
         first_id: fp.content_id,
         similarity: 0.0,
     });
-    let blob: Vec<u8> = if v.kind == DupKind::Unique {
-        fp.features.iter().flat_map(|f| f.to_le_bytes()).collect()
-    } else {
-        Vec::new()
-    };
+    let blob = feature_blob(fp, v.kind);
     let (exact, seen, first) = (fp.exact as i64, ms(fp.at), v.first_id.to_string());
     let kind = v.kind.as_str();
     // Only first occurrences are indexed for near matching (see migration 0002).

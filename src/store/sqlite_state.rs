@@ -13,10 +13,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use super::{SqliteDb, StoreError};
-use crate::enrich::dedup::jaccard;
 use crate::enrich::state::{
     DupKind, EnrichState, Fingerprint, MentionStats, Observation, StateError, Verdict, baseline,
-    hour_of,
+    feature_blob, hour_of, nearest,
 };
 
 pub struct SqliteState {
@@ -196,7 +195,7 @@ fn dedup_on(
              WHERE b.band = ?1 AND b.seen_at BETWEEN ?2 AND ?3
              ORDER BY b.seen_at LIMIT 64",
         )?;
-        let mut best: Option<(i64, String, f64)> = None;
+        let mut candidates = Vec::new();
         for band in &fp.bands {
             let rows = stmt.query_map(params![band, lo, hi], |r| {
                 Ok((
@@ -206,34 +205,17 @@ fn dedup_on(
                 ))
             })?;
             for row in rows {
-                let (first, blob, seen) = row?;
-                let other: Vec<u64> = blob
-                    .chunks_exact(8)
-                    .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-                    .collect();
-                let j = jaccard(&fp.features, &other);
-                if j >= near && best.as_ref().is_none_or(|b| (seen, &first) < (b.0, &b.1)) {
-                    best = Some((seen, first, j));
-                }
+                candidates.push(row?);
             }
         }
-        verdict = best.map(|(_, first, similarity)| Verdict {
-            kind: DupKind::Near,
-            first_id: first.parse().unwrap_or(fp.content_id),
-            similarity,
-        });
+        verdict = nearest(fp, near, candidates);
     }
     let v = verdict.unwrap_or(Verdict {
         kind: DupKind::Unique,
         first_id: fp.content_id,
         similarity: 0.0,
     });
-    // Only a first occurrence can be a near candidate later: a duplicate keeps no features.
-    let blob: Vec<u8> = if v.kind == DupKind::Unique {
-        fp.features.iter().flat_map(|f| f.to_le_bytes()).collect()
-    } else {
-        Vec::new()
-    };
+    let blob = feature_blob(fp, v.kind);
     conn.prepare_cached("INSERT INTO dedup_fingerprints (content_id, exact_hash, features, seen_at, first_id, kind, similarity)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
             params![id, fp.exact as i64, blob, ms(fp.at), v.first_id.to_string(), v.kind.as_str(), v.similarity],
