@@ -154,6 +154,18 @@ impl Commit {
     }
 }
 
+/// A stored content document, read back.
+pub(crate) fn parse_doc(doc: &str) -> Result<Content, StoreError> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("content doc: {e}")))
+}
+
+/// A `contents` row as the API serves it: the document, with the first observation.
+pub(crate) fn row_to_content(doc: &str, observed_at: i64) -> Result<Content, StoreError> {
+    let mut c = parse_doc(doc)?;
+    c.observed_at = crate::model::from_micros(observed_at);
+    Ok(c)
+}
+
 /// Filters of `GET /api/v1/contents`.
 #[derive(Debug, Clone, Default)]
 pub struct ContentQuery {

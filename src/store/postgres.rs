@@ -361,7 +361,7 @@ impl Store for PgStore {
             .collect();
         let rows = self.client().await?.query(&sql, &params).await?;
         rows.iter()
-            .map(|r| row_to_content(r.get(0), r.get(1)))
+            .map(|r| super::row_to_content(r.get(0), r.get(1)))
             .collect()
     }
 
@@ -373,7 +373,7 @@ impl Store for PgStore {
                 &[&id],
             )
             .await?
-            .map(|r| row_to_content(r.get(0), r.get(1)))
+            .map(|r| super::row_to_content(r.get(0), r.get(1)))
             .transpose()
     }
 
@@ -593,13 +593,6 @@ async fn claim_on(
         .await?;
     }
     Ok(plan.owned)
-}
-
-fn row_to_content(doc: &str, observed_at: i64) -> Result<Content, StoreError> {
-    let mut c: Content =
-        serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("content doc: {e}")))?;
-    c.observed_at = from_micros(observed_at);
-    Ok(c)
 }
 
 #[cfg(test)]

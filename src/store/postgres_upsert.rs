@@ -57,8 +57,7 @@ pub(super) async fn upsert_contents(
     let mut existing: HashMap<String, Existing> = HashMap::with_capacity(rows.len());
     for r in rows {
         let doc: String = r.get(4);
-        let old: Content = serde_json::from_str(&doc)
-            .map_err(|e| StoreError::Corrupt(format!("content doc: {e}")))?;
+        let old: Content = super::parse_doc(&doc)?;
         existing.insert(
             r.get(0),
             Existing {

@@ -266,8 +266,7 @@ pub(crate) fn upsert_content(
             ])?;
             // The old document says which ticker rows to remove: no index on content_id
             // needed, which would cost a random-page write per item on every insert.
-            let old: Content = serde_json::from_str(&old_doc)
-                .map_err(|e| StoreError::Corrupt(format!("content doc: {e}")))?;
+            let old: Content = super::parse_doc(&old_doc)?;
             let mut del = tx.prepare_cached(
                 "DELETE FROM content_tickers WHERE ticker = ?1 AND happened_at = ?2 AND content_id = ?3",
             )?;
@@ -283,13 +282,6 @@ pub(crate) fn upsert_content(
         ins.execute(params![t, id, happened])?;
     }
     Ok(())
-}
-
-fn row_to_content(doc: &str, observed_at: i64) -> Result<Content, StoreError> {
-    let mut c: Content =
-        serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("content doc: {e}")))?;
-    c.observed_at = from_micros(observed_at);
-    Ok(c)
 }
 
 #[async_trait]
@@ -379,7 +371,8 @@ impl Store for SqliteStore {
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .optional()?;
-                row.map(|(doc, obs)| row_to_content(&doc, obs)).transpose()
+                row.map(|(doc, obs)| super::row_to_content(&doc, obs))
+                    .transpose()
             })
             .await
     }
@@ -674,7 +667,7 @@ fn query_contents(
     let mut out = Vec::new();
     for row in rows {
         let (doc, obs) = row?;
-        out.push(row_to_content(&doc, obs)?);
+        out.push(super::row_to_content(&doc, obs)?);
     }
     Ok(out)
 }
