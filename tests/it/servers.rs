@@ -137,18 +137,26 @@ impl Postgres {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        pg.resume();
+        pg
+    }
+
+    /// Starts the server on its port and data (at creation, and again after
+    /// [`Postgres::stop`]).
+    pub fn resume(&self) {
+        let data = self.dir.join("data");
         let opts = format!(
             "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-            pg.port,
-            pg.dir.display()
+            self.port,
+            self.dir.display()
         );
-        let out = pg
+        let out = self
             .cmd("pg_ctl")
             .args([
                 "-D",
                 data.to_str().unwrap(),
                 "-l",
-                pg.dir.join("pg.log").to_str().unwrap(),
+                self.dir.join("pg.log").to_str().unwrap(),
                 "-w",
                 "-o",
                 &opts,
@@ -161,7 +169,15 @@ impl Postgres {
             "pg_ctl start: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        pg
+    }
+
+    /// Fast shutdown, keeping the data; true when pg_ctl says it stopped.
+    fn pg_ctl_stop(&self) -> bool {
+        let data = self.dir.join("data");
+        self.cmd("pg_ctl")
+            .args(["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"])
+            .output()
+            .is_ok_and(|o| o.status.success())
     }
 
     /// Runs SQL through psql; returns its unaligned, tuples-only output.
@@ -193,11 +209,7 @@ impl Postgres {
 #[cfg(feature = "postgres")]
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let data = self.dir.join("data");
-        let _ = self
-            .cmd("pg_ctl")
-            .args(["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"])
-            .output();
+        self.pg_ctl_stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -295,40 +307,9 @@ impl Postgres {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
-    /// Stops the server (fast shutdown), keeping its data: for outage tests.
+    /// Stops the server, keeping its data: for outage tests.
     pub fn stop(&self) {
-        let data = self.dir.join("data");
-        let out = self
-            .cmd("pg_ctl")
-            .args(["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "pg_ctl stop");
-    }
-
-    /// Starts it again after [`Postgres::stop`].
-    pub fn resume(&self) {
-        let data = self.dir.join("data");
-        let opts = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-            self.port,
-            self.dir.display()
-        );
-        let out = self
-            .cmd("pg_ctl")
-            .args([
-                "-D",
-                data.to_str().unwrap(),
-                "-l",
-                self.dir.join("pg.log").to_str().unwrap(),
-                "-w",
-                "-o",
-                &opts,
-                "start",
-            ])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "pg_ctl start again");
+        assert!(self.pg_ctl_stop(), "pg_ctl stop");
     }
 }
 
