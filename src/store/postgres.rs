@@ -99,6 +99,28 @@ pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
     }
 }
 
+/// Runs `sql` as a statement prepared once per connection (the pool keeps it): a
+/// plain `execute(&str)` prepares it again on every call, one more round trip on the
+/// commit path.
+pub(super) async fn exec(
+    tx: &deadpool_postgres::Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, StoreError> {
+    let st = tx.prepare_cached(sql).await?;
+    Ok(tx.execute(&st, params).await?)
+}
+
+/// [`exec`] for a query.
+pub(super) async fn query(
+    tx: &deadpool_postgres::Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    let st = tx.prepare_cached(sql).await?;
+    Ok(tx.query(&st, params).await?)
+}
+
 impl PgStore {
     pub fn new(pool: Pool) -> Self {
         PgStore { pool }
@@ -127,7 +149,7 @@ async fn insert_dead_letters(
     let keys: Vec<Option<&[u8]>> = letters.iter().map(|d| d.key.as_deref()).collect();
     let payloads: Vec<&[u8]> = letters.iter().map(|d| d.payload.as_slice()).collect();
     let details: Vec<Option<&str>> = letters.iter().map(|d| d.detail.as_deref()).collect();
-    tx.execute(
+    exec(tx,
         "INSERT INTO dlq (id, stage, topic, partition, \"offset\", item_index, key, payload, detail, error, error_class, created_at) \
          SELECT *, $12 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], \
                 $7::bytea[], $8::bytea[], $9::text[], $10::text[], $11::text[]) \
@@ -173,7 +195,7 @@ async fn write_offsets(
     } else {
         "excluded.next_offset"
     };
-    tx.execute(
+    exec(tx,
         &format!(
             "INSERT INTO consumer_offsets (grp, topic, partition, next_offset, updated_at) \
              SELECT $1, $2, p, n, $5 FROM unnest($3::bigint[], $4::bigint[]) AS x(p, n) \
@@ -243,7 +265,7 @@ impl Store for PgStore {
             write_offsets(&tx, group, topic, &c.offsets, now, true).await?;
         }
         for (source, cursor) in &c.cursors {
-            tx.execute(
+            exec(&tx,
                 "INSERT INTO source_cursors (source, cursor, updated_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
                 &[source, cursor, &now],
@@ -494,12 +516,14 @@ impl Store for PgStore {
     async fn leave_group(&self, group: &str, topic: &str, member: &str) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        tx.execute(
+        exec(
+            &tx,
             "DELETE FROM group_members WHERE grp = $1 AND topic = $2 AND member = $3",
             &[&group, &topic, &member],
         )
         .await?;
-        tx.execute(
+        exec(
+            &tx,
             "DELETE FROM partition_leases WHERE grp = $1 AND topic = $2 AND owner = $3",
             &[&group, &topic, &member],
         )
@@ -539,53 +563,57 @@ async fn claim_on(
     ttl: std::time::Duration,
 ) -> Result<Vec<u32>, StoreError> {
     // One member of a group at a time: each sees the others' last moves.
-    tx.execute(
+    exec(
+        tx,
         "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))",
         &[&group, &topic],
     )
     .await?;
     let now = now_micros();
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO group_members (grp, topic, member, expires_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (grp, topic, member) DO UPDATE SET expires_at = excluded.expires_at",
         &[&group, &topic, &member, &(now + ttl.as_micros() as i64)],
     )
     .await?;
-    tx.execute(
+    exec(
+        tx,
         "DELETE FROM group_members WHERE grp = $1 AND topic = $2 AND expires_at < $3",
         &[&group, &topic, &now],
     )
     .await?;
-    let members: std::collections::BTreeSet<String> = tx
-        .query(
-            "SELECT member FROM group_members WHERE grp = $1 AND topic = $2",
-            &[&group, &topic],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let leases: std::collections::BTreeMap<u32, String> = tx
-        .query(
-            "SELECT partition, owner FROM partition_leases WHERE grp = $1 AND topic = $2",
-            &[&group, &topic],
-        )
-        .await?
-        .iter()
-        .map(|r| (r.get::<_, i64>(0) as u32, r.get(1)))
-        .collect();
+    let members: std::collections::BTreeSet<String> = query(
+        tx,
+        "SELECT member FROM group_members WHERE grp = $1 AND topic = $2",
+        &[&group, &topic],
+    )
+    .await?
+    .iter()
+    .map(|r| r.get(0))
+    .collect();
+    let leases: std::collections::BTreeMap<u32, String> = query(
+        tx,
+        "SELECT partition, owner FROM partition_leases WHERE grp = $1 AND topic = $2",
+        &[&group, &topic],
+    )
+    .await?
+    .iter()
+    .map(|r| (r.get::<_, i64>(0) as u32, r.get(1)))
+    .collect();
     let plan = super::leases::plan(member, &members, &leases, partitions);
     let release: Vec<i64> = plan.release.iter().map(|p| i64::from(*p)).collect();
     let claim: Vec<i64> = plan.claim.iter().map(|p| i64::from(*p)).collect();
     if !release.is_empty() {
-        tx.execute(
+        exec(
+            tx,
             "DELETE FROM partition_leases WHERE grp = $1 AND topic = $2 AND partition = ANY($3)",
             &[&group, &topic, &release],
         )
         .await?;
     }
     if !claim.is_empty() {
-        tx.execute(
+        exec(tx,
             "INSERT INTO partition_leases (grp, topic, partition, owner) SELECT $1, $2, p, $4 \
              FROM unnest($3::bigint[]) AS p ON CONFLICT (grp, topic, partition) DO UPDATE SET owner = excluded.owner",
             &[&group, &topic, &claim, &member],

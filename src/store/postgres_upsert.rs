@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use super::postgres::{exec, query};
 use super::{StoreError, Write};
 use crate::model::{Content, to_micros};
 
@@ -47,13 +48,13 @@ pub(super) async fn upsert_contents(
     let mut ids = ids_of(writes);
     ids.sort();
     ids.dedup();
-    let rows = tx
-        .query(
-            "SELECT id, observed_at, harvested_at, lake_key, doc, happened_at FROM contents \
+    let rows = query(
+        tx,
+        "SELECT id, observed_at, harvested_at, lake_key, doc, happened_at FROM contents \
              WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-            &[&ids],
-        )
-        .await?;
+        &[&ids],
+    )
+    .await?;
     let mut existing: HashMap<String, Existing> = HashMap::with_capacity(rows.len());
     for r in rows {
         let doc: String = r.get(4);
@@ -158,7 +159,7 @@ pub(super) async fn upsert_contents(
         }
     }
     if !rep.id.is_empty() {
-        tx.execute(
+        exec(tx,
             "UPDATE contents c SET author = u.a, content_type = u.ct, happened_at = u.h, disclosed_at = u.d, \
              observed_at = u.f, harvested_at = u.o, updated_at = $10, lake_key = u.k, doc = u.doc \
              FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], \
@@ -180,7 +181,8 @@ pub(super) async fn upsert_contents(
         .await?;
     }
     if !obs_id.is_empty() {
-        tx.execute(
+        exec(
+            tx,
             "UPDATE contents c SET observed_at = LEAST(c.observed_at, u.o) \
              FROM unnest($1::text[], $2::bigint[]) AS u(id, o) WHERE c.id = u.id",
             &[&obs_id, &obs_at],
@@ -188,7 +190,7 @@ pub(super) async fn upsert_contents(
         .await?;
     }
     if !del_t.is_empty() {
-        tx.execute(
+        exec(tx,
             "DELETE FROM content_tickers t USING unnest($1::text[], $2::bigint[], $3::text[]) AS d(ticker, h, id) \
              WHERE t.ticker = d.ticker AND t.happened_at = d.h AND t.content_id = d.id",
             &[&del_t, &del_h, &del_id],
@@ -199,7 +201,8 @@ pub(super) async fn upsert_contents(
         insert_new(tx, &ins, now).await?;
     }
     if !tk_t.is_empty() {
-        tx.execute(
+        exec(
+            tx,
             "INSERT INTO content_tickers (ticker, happened_at, content_id) \
              SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) ON CONFLICT DO NOTHING",
             &[&tk_t, &tk_h, &tk_id],
@@ -269,7 +272,7 @@ async fn insert_new(
     }
     // ON CONFLICT DO NOTHING: a row another worker inserted since the batch read is the
     // same item from the same input (same key, same partition), so either copy is right.
-    tx.execute(
+    exec(tx,
         "INSERT INTO contents (id, source, source_id, author, content_type, happened_at, disclosed_at, \
          observed_at, harvested_at, stored_at, updated_at, lake_key, doc) \
          SELECT i, s, sid, a, ct, h, d, o, o, $11, $11, k, doc FROM \
