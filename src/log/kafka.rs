@@ -258,21 +258,22 @@ impl EventLog for KafkaLog {
         let md = self
             .blocking(|c| c.fetch_metadata(None, META_TIMEOUT))
             .await?;
-        let mut names: Vec<String> = md
+        // Names and partitions from the one metadata answer (describe runs every
+        // second for the lag).
+        let mut topics: Vec<(String, Vec<u32>)> = md
             .topics()
             .iter()
-            .map(|t| t.name().to_string())
-            .filter(|n| !n.starts_with("__"))
+            .filter(|t| !t.name().starts_with("__") && t.error().is_none())
+            .map(|t| {
+                let parts = t.partitions().iter().map(|p| p.id() as u32).collect();
+                (t.name().to_string(), parts)
+            })
+            .filter(|(_, parts): &(String, Vec<u32>)| !parts.is_empty())
             .collect();
-        names.sort();
+        topics.sort();
         let mut out = Vec::new();
-        for name in &names {
-            let parts = match self.partitions(name).await {
-                Ok(p) => p,
-                Err(LogError::UnknownTopic(_)) => continue,
-                Err(e) => return Err(e),
-            };
-            let topic = name.to_string();
+        for (name, parts) in &topics {
+            let (topic, parts) = (name.clone(), parts.clone());
             let marks = self
                 .blocking(move |c| {
                     parts
@@ -288,23 +289,7 @@ impl EventLog for KafkaLog {
                         .collect::<Result<Vec<_>, _>>()
                 })
                 .await?;
-            let cached = self
-                .retention
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(name)
-                .copied();
-            let retention_secs = match cached {
-                Some(r) => r,
-                None => {
-                    let r = self.retention_secs(name).await.unwrap_or(0);
-                    self.retention
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(name.clone(), r);
-                    r
-                }
-            };
+            let retention_secs = self.retention_secs(name).await;
             out.push(TopicInfo {
                 name: name.to_string(),
                 retention_secs,
@@ -467,16 +452,27 @@ impl KafkaLog {
         )))
     }
 
-    async fn retention_secs(&self, topic: &str) -> Option<u64> {
+    /// The topic's `retention.ms` in seconds (0 when the broker does not say),
+    /// asked once per topic: it changes only by hand.
+    async fn retention_secs(&self, topic: &str) -> u64 {
+        let cache = || self.retention.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = cache().get(topic) {
+            return *r;
+        }
         let spec = ResourceSpecifier::Topic(topic);
-        let res = self
-            .admin
-            .describe_configs([&spec], &AdminOptions::new())
-            .await
-            .ok()?;
-        let r = res.into_iter().next()?.ok()?;
-        let v = r.get("retention.ms")?.value.clone()?;
-        v.parse::<i64>().ok().map(|ms| (ms.max(0) / 1000) as u64)
+        let asked = async {
+            let res = self
+                .admin
+                .describe_configs([&spec], &AdminOptions::new())
+                .await
+                .ok()?;
+            let r = res.into_iter().next()?.ok()?;
+            let v = r.get("retention.ms")?.value.clone()?;
+            v.parse::<i64>().ok().map(|ms| (ms.max(0) / 1000) as u64)
+        };
+        let r = asked.await.unwrap_or(0);
+        cache().insert(topic.to_string(), r);
+        r
     }
 }
 
