@@ -58,8 +58,7 @@ impl Committer {
         mut rx: mpsc::Receiver<Processed>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), StageError> {
-        let mut last_lag = Instant::now() - Duration::from_secs(10);
-        let lag_running = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut lag = LagReporter::new();
         while let Some(mut p) = rx.recv().await {
             match self
                 .commit_ranges(&p.records, &mut p.outcomes, &mut shutdown)
@@ -76,23 +75,13 @@ impl Committer {
                 }
             }
             self.account(&p);
-            // Off the commit path: asking a remote log for its ends takes round trips
-            // that the next batch should not wait for. At most one at a time.
-            if last_lag.elapsed() >= Duration::from_secs(1)
-                && !lag_running.swap(true, std::sync::atomic::Ordering::AcqRel)
-            {
-                last_lag = Instant::now();
-                let (log, stage, topic) = (self.log.clone(), self.stage.name(), self.stage.input());
-                let (committed, health, running) = (
-                    self.committed.clone(),
-                    self.health.clone(),
-                    lag_running.clone(),
-                );
-                tokio::spawn(async move {
-                    report_lag(log.as_ref(), stage, topic, &committed, &health).await;
-                    running.store(false, std::sync::atomic::Ordering::Release);
-                });
-            }
+            lag.maybe(
+                &self.log,
+                self.stage.name(),
+                self.stage.input(),
+                &self.committed,
+                &self.health,
+            );
         }
         Ok(())
     }
@@ -256,6 +245,49 @@ pub(super) fn dead_letter(
         detail,
         error: error.to_string(),
         error_class: class.as_str().to_string(),
+    }
+}
+
+/// Refreshes a stage's lag at most once a second, in a task of its own: asking a
+/// remote log for its ends takes round trips that neither the next poll nor the next
+/// commit should wait for. At most one refresh runs at a time.
+pub(super) struct LagReporter {
+    last: Instant,
+    running: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl LagReporter {
+    pub fn new() -> Self {
+        LagReporter {
+            last: Instant::now() - Duration::from_secs(10),
+            running: Default::default(),
+        }
+    }
+
+    pub fn maybe(
+        &mut self,
+        log: &Arc<dyn EventLog>,
+        stage: &'static str,
+        topic: &'static str,
+        committed: &Positions,
+        health: &Health,
+    ) {
+        use std::sync::atomic::Ordering;
+        if self.last.elapsed() < Duration::from_secs(1) || self.running.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        self.last = Instant::now();
+        let (log, committed, health, running) = (
+            log.clone(),
+            committed.clone(),
+            health.clone(),
+            self.running.clone(),
+        );
+        tokio::spawn(async move {
+            report_lag(log.as_ref(), stage, topic, &committed, &health).await;
+            running.store(false, Ordering::Release);
+        });
     }
 }
 

@@ -17,7 +17,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 
 use super::backoff::{Backoff, sleep_or_shutdown};
-use super::committer::{Committer, Outcome, Positions, Processed, dead_letter, report_lag};
+use super::committer::{Committer, LagReporter, Outcome, Positions, Processed, dead_letter};
 use super::health::{Health, Status};
 use crate::error::{ErrorClass, StageError};
 use crate::log::{Consumer, EventLog, LogRecord};
@@ -105,8 +105,7 @@ impl StageRunner {
         committed: &Positions,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), StageError> {
-        let mut last_lag = Instant::now() - Duration::from_secs(10);
-        let lag_running = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut lag = LagReporter::new();
         loop {
             if *shutdown.borrow() {
                 return Ok(());
@@ -135,21 +134,14 @@ impl StageRunner {
                 }
             };
             if batch.is_empty() {
-                // Idle: refresh the lag, at most once a second and off this loop (a
-                // remote log answers in round trips the next poll should not wait for).
-                if last_lag.elapsed() >= Duration::from_secs(1)
-                    && !lag_running.swap(true, std::sync::atomic::Ordering::AcqRel)
-                {
-                    last_lag = Instant::now();
-                    let (log, stage, topic) =
-                        (self.log.clone(), self.stage.name(), self.stage.input());
-                    let (committed, health, running) =
-                        (committed.clone(), self.health.clone(), lag_running.clone());
-                    tokio::spawn(async move {
-                        report_lag(log.as_ref(), stage, topic, &committed, &health).await;
-                        running.store(false, std::sync::atomic::Ordering::Release);
-                    });
-                }
+                // Idle: a moment to refresh the lag.
+                lag.maybe(
+                    &self.log,
+                    self.stage.name(),
+                    self.stage.input(),
+                    committed,
+                    &self.health,
+                );
                 continue;
             }
             let started = Instant::now();
