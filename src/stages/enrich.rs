@@ -49,7 +49,7 @@ fn effects(record: &LogRecord, item: Content) -> Effects {
             key: record.key.clone(),
             value: stored.doc.clone().into_bytes(),
         }],
-        writes: vec![Write::UpsertContent(Box::new(stored))],
+        writes: vec![Write::UpsertContent(std::sync::Arc::new(stored))],
         rejects: Vec::new(),
     }
 }

@@ -64,13 +64,15 @@ pub struct Append {
 /// idempotently (upserts on deterministic ids).
 #[derive(Debug, Clone)]
 pub enum Write {
-    UpsertContent(Box<StoredContent>),
+    /// Shared, not boxed: the committer clones a batch's writes into each commit attempt
+    /// (a retry or a split needs them again), and a document is ~1–2 KiB.
+    UpsertContent(std::sync::Arc<StoredContent>),
 }
 
 impl Write {
     /// An upsert of `c`, serialized once here (the same bytes can also go on a topic).
     pub fn content(c: Content) -> Write {
-        Write::UpsertContent(Box::new(StoredContent::new(c)))
+        Write::UpsertContent(std::sync::Arc::new(StoredContent::new(c)))
     }
 }
 
