@@ -196,7 +196,11 @@ fn orchestrate(a: BenchArgs) -> anyhow::Result<ExitCode> {
         let sub = dir.join(format!("{phase}-{items}-{run_no}"));
         eprintln!(
             "bench: {phase} with {items} items{} …",
-            if chain.is_some() { " (cashtags chain)" } else { "" }
+            if chain.is_some() {
+                " (cashtags chain)"
+            } else {
+                ""
+            }
         );
         let mut cmd = std::process::Command::new(std::env::current_exe()?);
         cmd.args([
@@ -298,7 +302,11 @@ fn orchestrate(a: BenchArgs) -> anyhow::Result<ExitCode> {
     for t in [&foundation, &full] {
         println!("{}:", t.chain);
         row("  limit: batched upsert, same rows".into(), &t.limit, false);
-        row("  limit + the 2 log records per item".into(), &t.limit_with_log, false);
+        row(
+            "  limit + the 2 log records per item".into(),
+            &t.limit_with_log,
+            false,
+        );
         row("  e2e: source→…→store, max speed".into(), &t.e2e, true);
         println!(
             "  e2e / limit = {:.0}%   (target ≥ 50%)",

@@ -165,7 +165,10 @@ impl SqliteDb {
         // (`seen_at BETWEEN ?2 AND ?3`) as plan-relevant and recompiles the statement at
         // every new binding: a tenth of the enrich stage's time went to the parser. A
         // stable plan is what we want anyway: the indexes are made for these queries.
-        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         // The writer runs the commit path's and the enrich state's statements, more
         // than the default cache of 16 holds.
         conn.set_prepared_statement_cache_capacity(64);

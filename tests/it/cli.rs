@@ -285,3 +285,53 @@ fn topics_are_created_explicitly_and_migrate_reports_the_schema() {
         sigflow::store::SCHEMA_VERSION
     )));
 }
+
+/// The shipped benchmark runs end to end on a small size and reports what it measured:
+/// every phase stored every item, the ratios are computed from real rates.
+#[test]
+fn bench_runs_every_phase_and_reports_ratios() {
+    let dir = TestDir::new("bench-smoke");
+    let out = run_ok(sigflow().args([
+        "bench",
+        "--items",
+        "600",
+        "--repeat",
+        "1",
+        "--memory-items",
+        "300",
+        "--scale",
+        "2",
+        "--latency-secs",
+        "1",
+        "--rate",
+        "300",
+        "--json",
+        "--dir",
+        dir.join("b").to_str().unwrap(),
+    ]));
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("bench --json prints one JSON object");
+    for chain in ["foundation", "full"] {
+        let t = &v[chain];
+        for phase in ["limit", "limit_with_log", "e2e"] {
+            assert_eq!(t[phase]["stored"], 600, "{chain}.{phase}: {t}");
+            assert!(
+                t[phase]["per_sec"].as_f64().unwrap() > 0.0,
+                "{chain}.{phase}"
+            );
+        }
+        let ratio = t["e2e_over_limit"].as_f64().unwrap();
+        let expect =
+            t["e2e"]["per_sec"].as_f64().unwrap() / t["limit"]["per_sec"].as_f64().unwrap();
+        assert!(
+            (ratio - expect).abs() < 1e-9 && ratio > 0.0,
+            "{chain}: {ratio}"
+        );
+        assert!(t["e2e"]["p99_ms"].as_f64().is_some());
+    }
+    assert_eq!(v["latency"]["stored"], 300, "{}", v["latency"]);
+    assert!(v["latency"]["p99_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["memory_small"]["stored"], 300);
+    assert_eq!(v["memory_big"]["stored"], 600);
+    assert!(v["memory_big"]["peak_rss_mib"].as_f64().unwrap() > 0.0);
+}
