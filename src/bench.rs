@@ -29,6 +29,9 @@ pub struct BenchArgs {
     /// SQLite's page cache, as it does in any deployment that runs for a day.
     #[arg(long, default_value_t = 100_000)]
     pub items: u64,
+    /// `--suite enrich`: demo items each enricher is measured on.
+    #[arg(long, default_value_t = 20_000)]
+    pub enrich_items: u64,
     /// Runs of each throughput phase; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub repeat: u32,

@@ -2,7 +2,7 @@
 //! and VADER against the Python reference on the same texts, in one run.
 //!
 //! * Items: the bundled demo dataset's items (real shapes, written by us), repeated
-//!   with fresh ids up to `--items`.
+//!   with fresh ids up to `--enrich-items`.
 //! * Per enricher: the items first go through the enrichers before it (untimed), so
 //!   each is measured on the input it really gets; stateful ones are measured on the
 //!   in-memory state and on SQLite, in batches of `pipeline.batch_size` per state
@@ -82,7 +82,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<serde_json::Value> {
     let cfg = crate::cli::load_config(None, &[])?;
     let chain = Chain::new(&cfg.enrich).map_err(anyhow::Error::msg)?;
     let batch = cfg.pipeline.batch_size;
-    let n = a.items.min(200_000);
+    let n = a.enrich_items.min(200_000);
     let dir = std::env::temp_dir().join(format!("sigflow-bench-enrich-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir)?;
     eprintln!("bench: enrich suite on {n} demo items …");
