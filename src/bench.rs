@@ -498,7 +498,7 @@ async fn pipeline_phase(
     if std::env::var_os("SIGFLOW_BENCH_METRICS").is_some() {
         for l in crate::telemetry::render_metrics()
             .lines()
-            .filter(|l| l.contains("_sum") || l.contains("_count"))
+            .filter(|l| l.contains("_sum") || l.contains("_count") || l.contains("busy_wait"))
         {
             eprintln!("{l}");
         }

@@ -251,9 +251,16 @@ fn wait_when_busy(conn: &mut Connection, limit: Duration) -> Result<(), StoreErr
         if since.elapsed() >= limit {
             return false;
         }
+        let t = std::time::Instant::now();
         // The first waits are short: most locks are held for a commit (~1 ms).
         let step = if attempt < 10 { 100 } else { 1_000 };
         std::thread::sleep(Duration::from_micros(step));
+        // Time a connection spent waiting for another's lock (a WAL restart holds the
+        // writer off): shows when the store, not the work, is what is slow.
+        let thread = std::thread::current().name().unwrap_or("other").to_string();
+        metrics::counter!("sigflow_sqlite_busy_wait_micros_total", "thread" => thread.clone())
+            .increment(t.elapsed().as_micros() as u64);
+        metrics::counter!("sigflow_sqlite_busy_waits_total", "thread" => thread).increment(1);
         true
     }))?;
     Ok(())
