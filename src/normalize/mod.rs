@@ -186,7 +186,12 @@ pub(crate) fn count(v: &Value) -> Option<i64> {
 }
 
 pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    text_of(v.get(key))
+}
+
+/// A field's text: a non-empty string, else nothing.
+pub(crate) fn text_of(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 /// A context for normalizer unit tests.

@@ -92,10 +92,32 @@ mod fast {
     }
 
     #[derive(Deserialize)]
-    struct Child<'a> {
+    struct Child {
         kind: Option<Value>,
-        #[serde(borrow)]
-        data: Option<&'a RawValue>,
+        data: Option<Object<Fields>>,
+    }
+
+    /// `T` read from a JSON object only: a derived struct also accepts an array, which
+    /// the `Value` path treats as "no data".
+    struct Object<T>(T);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Map<T>(std::marker::PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Map<T> {
+                type Value = Object<T>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    map: A,
+                ) -> Result<Self::Value, A::Error> {
+                    T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Object)
+                }
+            }
+            d.deserialize_map(Map(std::marker::PhantomData))
+        }
     }
 
     /// Every field `super::post` reads, by the name it reads it with.
@@ -153,16 +175,12 @@ mod fast {
         // The child as a `Value`, only when it is needed: for an error's detail, or
         // when the typed reading does not apply.
         let whole = || serde_json::from_str::<Value>(raw.get()).unwrap_or(Value::Null);
-        let typed = serde_json::from_str::<Child>(raw.get()).ok().and_then(|c| {
-            // Only an object is a post's data (a struct would also accept an array).
-            let data = c.data.filter(|d| d.get().trim_start().starts_with('{'))?;
-            matches!(c.kind, Some(Value::String(k)) if k == "t3")
-                .then(|| serde_json::from_str::<Fields>(data.get()).ok())
-                .flatten()
-        });
-        match typed {
-            Some(d) => super::fields_to_content(i, &d, cx, &whole),
-            None => super::post(i, &whole(), cx),
+        match serde_json::from_str::<Child>(raw.get()) {
+            Ok(Child {
+                kind: Some(Value::String(kind)),
+                data: Some(Object(d)),
+            }) if kind == "t3" => super::fields_to_content(i, &d, cx, &whole),
+            _ => super::post(i, &whole(), cx),
         }
     }
 }
@@ -171,9 +189,7 @@ mod fast {
 trait Get {
     fn field(&self, key: &str) -> Option<&Value>;
     fn text(&self, key: &str) -> Option<&str> {
-        self.field(key)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
+        super::text_of(self.field(key))
     }
 }
 
@@ -329,6 +345,8 @@ mod tests {
             r#"{"data":{"children":[{"kind":"t3","data":{"id":"c","created_utc":"1",
                "crosspost_parent":"t3_q"}},{"kind":"t1","data":{}},{"data":{"id":"z"}}]}}"#,
             "\u{feff}{\"data\":{\"children\":[{\"kind\":\"t3\",\"data\":{\"id\":\"b\",\"created_utc\":9}}]}}",
+            r#"{"data":{"children":[{"kind":"t3","data":["p",1,null,null,null,null,null,null,
+               null,null,null,null,null,null,null,null,null,null,null]}]}}"#,
             r#"{"message":"Forbidden","error":403}"#,
             r#"{"data":{"children":{}}}"#,
             r#"[1,2]"#,
