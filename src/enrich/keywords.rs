@@ -328,17 +328,17 @@ pub fn extract(text: &str, top: usize, max_ngram: usize) -> Vec<(String, f64)> {
     scored.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
     // Skip a phrase whose words are all inside one already chosen, and vice versa.
     let mut out: Vec<(String, f64)> = Vec::new();
-    let mut chosen: Vec<FxHashSet<String>> = Vec::new();
-    for (p, s) in scored {
+    let mut chosen: Vec<FxHashSet<&str>> = Vec::new();
+    for (p, s) in &scored {
         if out.len() == top {
             break;
         }
-        let words: FxHashSet<String> = p.split(' ').map(str::to_string).collect();
+        let words: FxHashSet<&str> = p.split(' ').collect();
         let dup = chosen
             .iter()
             .any(|qw| words.is_subset(qw) || qw.is_subset(&words));
         if !dup {
-            out.push((p, (s * 1e4).round() / 1e4));
+            out.push((p.clone(), (s * 1e4).round() / 1e4));
             chosen.push(words);
         }
     }
