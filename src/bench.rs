@@ -430,6 +430,7 @@ async fn limit(
                             topic: topic.to_string(),
                             key: key.clone(),
                             value: crate::log::embedded::encode_value(r.doc.clone().into_bytes()),
+                            ..Default::default()
                         }
                     })
                 })

@@ -118,6 +118,7 @@ pub(super) async fn requeue(
                 topic: d.topic.clone(),
                 key: d.key.clone(),
                 value: d.payload.clone(),
+                ..Default::default()
             });
         }
     }

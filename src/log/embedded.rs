@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::tail::{TailRecord, Taken};
 use super::{
-    Consumer, EventLog, LogError, LogRecord, PartitionInfo, TopicInfo, TopicSpec, partition_for,
+    Consumer, EventLog, LogError, LogRecord, PartitionInfo, Tail, TopicInfo, TopicSpec,
+    partition_for,
 };
 use crate::model::now_micros;
 use crate::store::{Append, OffsetCommit, SqliteDb, StoreError};
@@ -82,14 +84,19 @@ fn topic_meta(conn: &Connection, topic: &str) -> Result<Option<(i64, u32)>, Stor
         .optional()?)
 }
 
+/// Where an append landed: (topic id, partition, offset).
+pub(crate) type Placed = (i64, u32, u64);
+
 /// Appends records inside an open transaction: assigns partitions and offsets and moves
 /// the partition heads. Values must already be in stored form ([`encode_value`]).
-/// Called by the store's commit and by [`EmbeddedLog::append`].
+/// Called by the store's commit and by [`EmbeddedLog::append`]. Returns where each
+/// append landed, in order, for [`to_tail`] once the transaction has committed.
 pub(crate) fn append_in_tx(
     conn: &Connection,
     appends: &[Append],
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<Vec<Placed>, StoreError> {
+    let mut placed = Vec::with_capacity(appends.len());
     let mut topics: HashMap<&str, (i64, u32)> = HashMap::new();
     let mut heads: HashMap<(&str, u32), u64> = HashMap::new();
     let mut insert = conn
@@ -119,6 +126,7 @@ pub(crate) fn append_in_tx(
         };
         insert.execute(params![pos(id, p, offset), now, a.key, a.value])?;
         heads.insert((topic, p), offset + 1);
+        placed.push((id, p, offset));
     }
     let mut head = conn.prepare_cached(
         "INSERT INTO log_heads (topic, partition, next_offset) VALUES (?1, ?2, ?3) \
@@ -127,7 +135,27 @@ pub(crate) fn append_in_tx(
     for ((topic, p), next) in heads {
         head.execute(params![topic, p, next as i64])?;
     }
-    Ok(())
+    Ok(placed)
+}
+
+/// Hands the appends of a committed transaction to the in-memory tail (topics with a
+/// consumer in this process only). `placed` is what [`append_in_tx`] returned for them.
+pub(crate) fn to_tail(tail: &Tail, appends: Vec<Append>, placed: &[Placed], ts: i64) {
+    for (a, &(topic_id, partition, offset)) in appends.into_iter().zip(placed) {
+        if tail.is_watched(topic_id) {
+            tail.push(
+                topic_id,
+                partition,
+                TailRecord {
+                    offset,
+                    ts,
+                    key: a.key,
+                    stored: a.value,
+                    decoded: a.decoded,
+                },
+            );
+        }
+    }
 }
 
 /// (partition, next offset) of every partition of a topic.
@@ -294,12 +322,16 @@ impl EventLog for EmbeddedLog {
                 ..a
             })
             .collect();
+        let db = self.db.clone();
         self.db
             .write(move |conn| {
                 let tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                append_in_tx(&tx, &appends, now_micros())?;
+                let now = now_micros();
+                let placed = append_in_tx(&tx, &appends, now)?;
                 tx.commit()?;
+                // Still under the writer lock: pushes stay in offset order.
+                to_tail(db.tail(), appends, &placed, now);
                 Ok(())
             })
             .await?;
@@ -312,6 +344,7 @@ impl EventLog for EmbeddedLog {
         let meta = self.db.read(move |conn| topic_meta(conn, &name)).await?;
         let (topic_id, partitions) =
             meta.ok_or_else(|| LogError::UnknownTopic(topic.to_string()))?;
+        self.db.tail().watch(topic_id);
         Ok(Box::new(EmbeddedConsumer {
             db: self.db.clone(),
             topic: Arc::from(topic),
@@ -319,6 +352,7 @@ impl EventLog for EmbeddedLog {
             positions: vec![0; partitions as usize],
             next_start: 0,
             appended: self.db.subscribe_appends(),
+            last_storage_look: Instant::now() - CROSS_PROCESS_POLL,
         }))
     }
 
@@ -393,51 +427,102 @@ struct EmbeddedConsumer {
     /// Partition to read first next time, rotated so that no partition starves.
     next_start: usize,
     appended: tokio::sync::watch::Receiver<u64>,
+    /// When every partition was last read from SQLite (see `fetch`).
+    last_storage_look: Instant,
 }
 
 impl EmbeddedConsumer {
+    /// Records from the in-memory tail where it holds this consumer's positions, from
+    /// SQLite where it does not. Partitions the tail says are caught up are still read
+    /// from SQLite every [`CROSS_PROCESS_POLL`], for appends by another process.
     async fn fetch(&mut self, max: usize) -> Result<Vec<LogRecord>, LogError> {
-        let (topic, id) = (self.topic.clone(), self.topic_id);
-        let positions = self.positions.clone();
+        let n = self.positions.len();
         let start = self.next_start;
-        self.next_start = (self.next_start + 1) % positions.len().max(1);
-        let records = self
-            .db
-            .read(move |conn| {
-                let mut out = Vec::new();
-                let mut st = conn.prepare_cached(
-                    "SELECT pos, ts, key, value FROM log_records WHERE pos >= ?1 AND pos < ?2 ORDER BY pos LIMIT ?3",
-                )?;
-                for i in 0..positions.len() {
-                    let p = ((start + i) % positions.len()) as u32;
-                    if out.len() >= max {
-                        break;
-                    }
-                    let (from, to) = (pos(id, p, positions[p as usize]), pos(id, p, 0) + OFFSET_MASK + 1);
-                    let rows = st.query_map(params![from, to, (max - out.len()) as i64], |r| {
-                        Ok(LogRecord {
-                            topic: topic.clone(),
+        self.next_start = (self.next_start + 1) % n.max(1);
+        let look_everywhere = self.last_storage_look.elapsed() >= CROSS_PROCESS_POLL;
+        let mut records = Vec::new();
+        let mut from_storage = Vec::new();
+        for i in 0..n {
+            let p = ((start + i) % n) as u32;
+            if records.len() >= max {
+                break;
+            }
+            let at = self.positions[p as usize];
+            match self
+                .db
+                .tail()
+                .take(self.topic_id, p, at, max - records.len())
+            {
+                Taken::Records(taken) => {
+                    for r in taken {
+                        records.push(LogRecord {
+                            topic: self.topic.clone(),
                             partition: p,
-                            offset: (r.get::<_, i64>(0)? & OFFSET_MASK) as u64,
-                            ts: r.get(1)?,
-                            key: r.get(2)?,
-                            value: r.get(3)?,
-                        })
-                    })?;
-                    for row in rows {
-                        let mut rec = row?;
-                        rec.value = decode_value(std::mem::take(&mut rec.value))?;
-                        out.push(rec);
+                            offset: r.offset,
+                            ts: r.ts,
+                            key: r.key,
+                            value: decode_value(r.stored)?,
+                            decoded: r.decoded,
+                        });
                     }
                 }
-                Ok(out)
-            })
-            .await?;
+                Taken::CaughtUp if !look_everywhere => {}
+                Taken::CaughtUp | Taken::Unknown => from_storage.push((p, at)),
+            }
+        }
+        if !from_storage.is_empty() && records.len() < max {
+            if look_everywhere {
+                self.last_storage_look = Instant::now();
+            }
+            let (topic, id, room) = (self.topic.clone(), self.topic_id, max - records.len());
+            let stored = self
+                .db
+                .read(move |conn| read_partitions(conn, &topic, id, &from_storage, room))
+                .await?;
+            records.extend(stored);
+        }
         for r in &records {
             self.positions[r.partition as usize] = r.offset + 1;
         }
         Ok(records)
     }
+}
+
+/// At most `max` records of the given partitions, each from its position on.
+fn read_partitions(
+    conn: &Connection,
+    topic: &Arc<str>,
+    topic_id: i64,
+    partitions: &[(u32, u64)],
+    max: usize,
+) -> Result<Vec<LogRecord>, StoreError> {
+    let mut out = Vec::new();
+    let mut st = conn.prepare_cached(
+        "SELECT pos, ts, key, value FROM log_records WHERE pos >= ?1 AND pos < ?2 ORDER BY pos LIMIT ?3",
+    )?;
+    for &(p, at) in partitions {
+        if out.len() >= max {
+            break;
+        }
+        let (from, to) = (pos(topic_id, p, at), pos(topic_id, p, 0) + OFFSET_MASK + 1);
+        let rows = st.query_map(params![from, to, (max - out.len()) as i64], |r| {
+            Ok(LogRecord {
+                topic: topic.clone(),
+                partition: p,
+                offset: (r.get::<_, i64>(0)? & OFFSET_MASK) as u64,
+                ts: r.get(1)?,
+                key: r.get(2)?,
+                value: r.get(3)?,
+                decoded: super::Decoded::default(),
+            })
+        })?;
+        for row in rows {
+            let mut rec = row?;
+            rec.value = decode_value(std::mem::take(&mut rec.value))?;
+            out.push(rec);
+        }
+    }
+    Ok(out)
 }
 
 #[async_trait]

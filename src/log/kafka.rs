@@ -203,6 +203,7 @@ fn to_record(m: &impl Message) -> LogRecord {
         ts,
         key: m.key().map(<[u8]>::to_vec),
         value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        decoded: super::Decoded::default(),
     }
 }
 

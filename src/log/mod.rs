@@ -10,7 +10,9 @@
 pub mod embedded;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+mod tail;
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use serde::Serialize;
 use crate::store::{Append, OffsetCommit, SqliteDb, Store, StoreError};
 
 pub use embedded::EmbeddedLog;
+pub(crate) use tail::Tail;
 
 /// The topics of the pipeline, in flow order.
 pub const TOPIC_RAW: &str = "raw";
@@ -51,6 +54,48 @@ pub struct LogRecord {
     pub ts: i64,
     pub key: Option<Vec<u8>>,
     pub value: Vec<u8>,
+    /// The value as its producer had it, when the producer is in this process and the
+    /// record came from the embedded log's in-memory tail; empty otherwise.
+    pub decoded: Decoded,
+}
+
+/// A record's value in the form its producer built it from (normalize's `Content`),
+/// carried beside the bytes through the embedded log's in-memory tail so that a consumer
+/// in the same process can take it instead of decoding the bytes again. Always the
+/// exact meaning of the bytes (see the round-trip test in `model::content`), never
+/// stored, never sent: a record read from storage or from Kafka has none, and every
+/// consumer must work from the bytes alone. Ignored by equality.
+#[derive(Clone, Default)]
+pub struct Decoded(Option<Arc<dyn Any + Send + Sync>>);
+
+impl Decoded {
+    pub fn new<T: Any + Send + Sync>(value: Arc<T>) -> Self {
+        Decoded(Some(value))
+    }
+
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.as_deref().and_then(|v| v.downcast_ref::<T>())
+    }
+
+    pub fn is_some(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl PartialEq for Decoded {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Decoded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Decoded(..)"
+        } else {
+            "Decoded(-)"
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -297,6 +297,7 @@ pub fn raw_append(
         topic: TOPIC_RAW.into(),
         key: Some(event.key().into_bytes()),
         value: serde_json::to_vec(&event).expect("raw events serialize"),
+        ..Default::default()
     }
 }
 

@@ -32,9 +32,14 @@ impl EnrichStage {
 }
 
 fn parse(record: &LogRecord) -> Result<Content, StageError> {
-    let mut item: Content = serde_json::from_slice(&record.value).map_err(|e| {
-        StageError::poison(format!("content record is not valid Content JSON: {e}"))
-    })?;
+    // Normalize in this process handed over the item its JSON was made from (embedded
+    // log tail): the same value, without the parse.
+    let mut item: Content = match record.decoded.get::<Content>() {
+        Some(item) => item.clone(),
+        None => serde_json::from_slice(&record.value).map_err(|e| {
+            StageError::poison(format!("content record is not valid Content JSON: {e}"))
+        })?,
+    };
     // Enrichment is recomputed from scratch, so a replay gives the same result.
     item.tickers.clear();
     item.enrichments.clear();
@@ -48,6 +53,7 @@ fn effects(record: &LogRecord, item: Content) -> Effects {
             topic: TOPIC_ENRICHED.into(),
             key: record.key.clone(),
             value: stored.doc.clone().into_bytes(),
+            ..Default::default()
         }],
         writes: vec![Write::UpsertContent(std::sync::Arc::new(stored))],
         rejects: Vec::new(),

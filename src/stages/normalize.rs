@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use super::{Effects, Reject, Stage};
 use crate::error::StageError;
 use crate::lake::Lake;
-use crate::log::{LogRecord, TOPIC_CONTENT, TOPIC_RAW};
+use crate::log::{Decoded, LogRecord, TOPIC_CONTENT, TOPIC_RAW};
 use crate::model::RawEvent;
 use crate::normalize::{self, RawContext};
 use crate::runtime::{Health, Status};
@@ -232,6 +232,8 @@ impl Stage for NormalizeStage {
                         topic: TOPIC_CONTENT.into(),
                         key: Some(content.id.to_string().into_bytes()),
                         value,
+                        // Enrich in this process takes the item as is (embedded log).
+                        decoded: Decoded::new(std::sync::Arc::new(content)),
                     });
                 }
                 Err(e) => fx.rejects.push(Reject {

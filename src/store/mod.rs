@@ -53,11 +53,13 @@ pub enum StoreError {
 }
 
 /// One record to append to a topic of the event log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Append {
     pub topic: String,
     pub key: Option<Vec<u8>>,
     pub value: Vec<u8>,
+    /// What `value` encodes, for a consumer in this process (embedded log only).
+    pub decoded: crate::log::Decoded,
 }
 
 /// A state change produced by a stage. Closed set: the store knows how to apply each

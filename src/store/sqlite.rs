@@ -22,8 +22,13 @@ pub struct SqliteStore {
 /// One caller's commit and where to send its outcome.
 struct Job {
     commit: Commit,
+    /// The commit appends to the log (its appends move to the tail once applied).
+    appended: bool,
     done: oneshot::Sender<Result<(), StoreError>>,
 }
+
+/// Where a commit's appends landed, and the append time they were given.
+type Applied = (Vec<crate::log::embedded::Placed>, i64);
 
 /// Most rows one group transaction takes on: bounds the transaction and how long a
 /// commit that arrives during it waits.
@@ -47,10 +52,11 @@ fn rows_of(c: &Commit) -> usize {
 
 /// Group commit. SQLite has one writer, and what a transaction costs is mostly fixed
 /// (pages rewritten into the WAL), so every commit already waiting — a source's raw
-/// events, normalize's batch, enrich's batch — goes into one transaction. Each commit
-/// runs inside its own savepoint: one that fails is rolled back alone and told so,
-/// the others still land; each remains all-or-nothing. Under light load a group is one
-/// commit, so nobody waits for company.
+/// events, normalize's batch, enrich's batch — goes into one transaction. A commit that
+/// fails is rolled back alone and told so (see `apply_group`), the others still land;
+/// each remains all-or-nothing. Under light load a group is one commit, so nobody
+/// waits for company. Once a group has committed, its appends go to the log's
+/// in-memory tail (`log/tail.rs`) for the consumers in this process.
 fn group_writer(db: Arc<SqliteDb>, mut rx: mpsc::Receiver<Job>) {
     while let Some(first) = rx.blocking_recv() {
         let mut rows = rows_of(&first.commit);
@@ -65,7 +71,18 @@ fn group_writer(db: Arc<SqliteDb>, mut rx: mpsc::Receiver<Job>) {
             }
         }
         let results = db
-            .with_writer(|conn| Ok(apply_group(conn, &jobs)))
+            .with_writer(|conn| {
+                let results = apply_group(conn, &jobs);
+                // Under the writer lock, so the tail sees each partition in offset order.
+                let mut out = Vec::with_capacity(results.len());
+                for (j, r) in jobs.iter_mut().zip(results) {
+                    out.push(r.map(|(placed, now)| {
+                        let appends = std::mem::take(&mut j.commit.appends);
+                        crate::log::embedded::to_tail(db.tail(), appends, &placed, now);
+                    }));
+                }
+                Ok(out)
+            })
             .unwrap_or_else(|e| {
                 let e = e.to_string();
                 jobs.iter()
@@ -75,7 +92,7 @@ fn group_writer(db: Arc<SqliteDb>, mut rx: mpsc::Receiver<Job>) {
         if jobs
             .iter()
             .zip(&results)
-            .any(|(j, r)| r.is_ok() && !j.commit.appends.is_empty())
+            .any(|(j, r)| r.is_ok() && j.appended)
         {
             db.notify_appended();
         }
@@ -85,17 +102,21 @@ fn group_writer(db: Arc<SqliteDb>, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-fn apply_group(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<(), StoreError>> {
+fn apply_group(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<Applied, StoreError>> {
     let t = std::time::Instant::now();
     // Optimistic first: the whole group in one transaction with no savepoints. A
     // savepoint copies every page it first touches into a sub-journal, a tenth of the
     // writer's time (`perf` on `sigflow bench`), paid for the rare commit that fails.
     // If one does, everything is rolled back and the group applied again with a
     // savepoint per commit, so that commit fails alone.
-    let results = match apply_together(conn, jobs) {
-        Ok(()) => jobs.iter().map(|_| Ok(())).collect(),
+    let now = now_micros();
+    let results = match apply_together(conn, jobs, now) {
+        Ok(placed) => placed.into_iter().map(|p| Ok((p, now))).collect(),
         Err(e) if jobs.len() == 1 => vec![Err(e)],
-        Err(_) => apply_isolated(conn, jobs),
+        Err(_) => apply_isolated(conn, jobs, now)
+            .into_iter()
+            .map(|r| r.map(|p| (p, now)))
+            .collect(),
     };
     metrics::histogram!("sigflow_store_commit_seconds").record(t.elapsed().as_secs_f64());
     metrics::histogram!("sigflow_store_commit_rows")
@@ -105,30 +126,37 @@ fn apply_group(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<(), StoreError
 }
 
 /// Every commit of the group in one transaction; any error rolls all of it back.
-fn apply_together(conn: &mut Connection, jobs: &[Job]) -> Result<(), StoreError> {
+fn apply_together(
+    conn: &mut Connection,
+    jobs: &[Job],
+    now: i64,
+) -> Result<Vec<Placed>, StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let now = now_micros();
+    let mut placed = Vec::with_capacity(jobs.len());
     for j in jobs {
-        apply_commit(&tx, &j.commit, now)?;
+        placed.push(apply_commit(&tx, &j.commit, now)?);
     }
     tx.commit()?;
-    Ok(())
+    Ok(placed)
 }
 
 /// One transaction, a savepoint per commit: a failing commit leaves the others.
-fn apply_isolated(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<(), StoreError>> {
+fn apply_isolated(
+    conn: &mut Connection,
+    jobs: &[Job],
+    now: i64,
+) -> Vec<Result<Placed, StoreError>> {
     let mut tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => return jobs.iter().map(|_| Err(dup(&e))).collect(),
     };
-    let now = now_micros();
-    let mut results: Vec<Result<(), StoreError>> = Vec::with_capacity(jobs.len());
+    let mut results: Vec<Result<Placed, StoreError>> = Vec::with_capacity(jobs.len());
     for j in jobs {
         let r = (|| {
             let sp = tx.savepoint()?;
-            apply_commit(&sp, &j.commit, now)?;
+            let placed = apply_commit(&sp, &j.commit, now)?;
             sp.commit()?;
-            Ok(())
+            Ok(placed)
         })();
         results.push(r);
     }
@@ -150,12 +178,16 @@ fn dup(e: &rusqlite::Error) -> StoreError {
     }
 }
 
-/// Applies one [`Commit`] inside an open transaction. Public to the crate so the bench
-/// can measure the same write path without the rest of the pipeline.
-pub(crate) fn apply_commit(tx: &Connection, c: &Commit, now: i64) -> Result<(), StoreError> {
-    if !c.appends.is_empty() {
-        crate::log::embedded::append_in_tx(tx, &c.appends, now)?;
-    }
+/// Where the appends of one commit landed.
+type Placed = Vec<crate::log::embedded::Placed>;
+
+/// Applies one [`Commit`] inside an open transaction; returns where its appends landed.
+pub(crate) fn apply_commit(tx: &Connection, c: &Commit, now: i64) -> Result<Placed, StoreError> {
+    let placed = if c.appends.is_empty() {
+        Vec::new()
+    } else {
+        crate::log::embedded::append_in_tx(tx, &c.appends, now)?
+    };
     for w in &c.writes {
         match w {
             Write::UpsertContent(sc) => upsert_content(tx, &sc.content, &sc.doc, now)?,
@@ -195,7 +227,7 @@ pub(crate) fn apply_commit(tx: &Connection, c: &Commit, now: i64) -> Result<(), 
         )?
         .execute(params![source, cursor, now])?;
     }
-    Ok(())
+    Ok(placed)
 }
 
 fn write_offsets(
@@ -326,7 +358,11 @@ impl Store for SqliteStore {
         }
         let (done, result) = oneshot::channel();
         self.queue
-            .send(Job { commit, done })
+            .send(Job {
+                appended: !commit.appends.is_empty(),
+                commit,
+                done,
+            })
             .await
             .map_err(|_| StoreError::Join("the store's writer has stopped".into()))?;
         result
@@ -712,9 +748,11 @@ mod tests {
                     topic: topic.into(),
                     key: Some(b"k".to_vec()),
                     value: b"{}".to_vec(),
+                    ..Default::default()
                 }],
                 ..Default::default()
             },
+            appended: true,
             done,
         }
     }
@@ -736,8 +774,22 @@ mod tests {
         let results = db.with_writer(|c| Ok(apply_group(c, &jobs))).unwrap();
         assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
         assert!(results[1].is_err());
+        // Where the surviving appends landed (what the log's tail is given): the
+        // failed commit's offset is not skipped.
+        let offsets = |r: &Result<Applied, StoreError>| {
+            r.as_ref()
+                .unwrap()
+                .0
+                .iter()
+                .map(|p| p.2)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            (offsets(&results[0]), offsets(&results[2])),
+            (vec![0], vec![1])
+        );
         let alone = db.with_writer(|c| Ok(apply_group(c, &jobs[..1]))).unwrap();
-        assert!(alone[0].is_ok());
+        assert_eq!(offsets(&alone[0]), vec![2]);
         let n: i64 = db
             .with_writer(|c| Ok(c.query_row("SELECT count(*) FROM log_records", [], |r| r.get(0))?))
             .unwrap();

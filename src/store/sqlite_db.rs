@@ -54,6 +54,8 @@ pub struct SqliteDb {
     appended: watch::Sender<u64>,
     /// Tells the checkpoint thread to stop when the database handle goes away.
     stop_checkpointer: Arc<AtomicBool>,
+    /// The embedded log's recently committed records, for consumers in this process.
+    tail: crate::log::Tail,
 }
 
 /// How often the background thread moves WAL pages into the database file.
@@ -94,6 +96,7 @@ impl SqliteDb {
             readers: Mutex::new(Vec::new()),
             appended,
             stop_checkpointer,
+            tail: crate::log::Tail::default(),
         })
     }
 
@@ -226,6 +229,10 @@ impl SqliteDb {
         })
         .await
         .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+
+    pub(crate) fn tail(&self) -> &crate::log::Tail {
+        &self.tail
     }
 
     /// Wakes embedded-log consumers after a commit that appended records.

@@ -61,6 +61,7 @@ fn rec(topic: &str, key: &str, v: &str) -> Append {
         topic: topic.into(),
         key: Some(key.as_bytes().to_vec()),
         value: v.as_bytes().to_vec(),
+        ..Default::default()
     }
 }
 

@@ -25,5 +25,6 @@ mod servers;
 mod sources;
 mod sources_live;
 mod sources_more;
+mod tail;
 mod util;
 mod webhook;

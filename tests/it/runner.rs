@@ -159,6 +159,7 @@ fn a_record_the_store_refuses_is_isolated_by_splitting_the_batch() {
                     50 => b"{ not json".to_vec(),
                     _ => doc(i, "fine"),
                 },
+                ..Default::default()
             })
             .collect();
         log.append(appends).await.unwrap();
