@@ -23,7 +23,7 @@ use std::sync::{Mutex, RwLock};
 use super::Decoded;
 
 /// Most records kept per partition: a consumer further behind reads SQLite.
-const PER_PARTITION: usize = 4096;
+const PER_PARTITION: usize = 1024;
 
 /// One committed record.
 pub(crate) struct TailRecord {
