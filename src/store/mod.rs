@@ -13,6 +13,7 @@ mod postgres_upsert;
 mod sqlite;
 pub(crate) mod sqlite_db;
 mod sqlite_state;
+mod sqlite_writer;
 
 use std::sync::Arc;
 
