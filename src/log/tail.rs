@@ -5,7 +5,7 @@
 //! the records normalize committed a moment ago, decompress them and parse their JSON
 //! into the `Content` normalize had in hand (`perf` on `sigflow bench`: ~14% of the
 //! pipeline's CPU). The store's writer thread hands the records of every committed
-//! transaction to the tail instead — the stored bytes and the producer's [`Decoded`]
+//! transaction to the tail instead — the value's bytes and the producer's [`Decoded`]
 //! value — and a consumer takes them from here.
 //!
 //! Storage stays the truth, so the tail may forget anything at any time:
@@ -30,8 +30,7 @@ pub(crate) struct TailRecord {
     pub offset: u64,
     pub ts: i64,
     pub key: Option<Vec<u8>>,
-    /// The value in stored form (see `embedded::encode_value`).
-    pub stored: Vec<u8>,
+    pub value: Vec<u8>,
     pub decoded: Decoded,
 }
 
@@ -124,7 +123,7 @@ mod tests {
             offset,
             ts: 0,
             key: None,
-            stored: offset.to_string().into_bytes(),
+            value: offset.to_string().into_bytes(),
             decoded: Decoded::default(),
         }
     }

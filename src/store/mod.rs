@@ -208,7 +208,7 @@ pub struct StoreCounts {
 }
 
 /// The newest migration of the one numbered history every store backend follows.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 #[async_trait]
 pub trait Store: Send + Sync {

@@ -42,6 +42,10 @@ pub(crate) const MIGRATIONS: &[(u32, &str)] = &[
         4,
         include_str!("../../migrations/postgres/0004_partition_leases.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_log_runs.sql"),
+    ),
 ];
 
 /// Advisory lock keys (arbitrary constants, namespaced by the first word).

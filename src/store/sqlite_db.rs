@@ -24,6 +24,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         4,
         include_str!("../../migrations/0004_partition_leases.sql"),
     ),
+    (5, include_str!("../../migrations/0005_log_runs.sql")),
 ];
 
 #[derive(Debug, Clone)]
@@ -56,6 +57,8 @@ pub struct SqliteDb {
     stop_checkpointer: Arc<AtomicBool>,
     /// The embedded log's recently committed records, for consumers in this process.
     tail: crate::log::Tail,
+    /// The embedded log's topics' partition counts as this process last read them.
+    log_partitions: crate::log::embedded::PartitionCache,
 }
 
 /// How often the background thread moves WAL pages into the database file.
@@ -97,6 +100,7 @@ impl SqliteDb {
             appended,
             stop_checkpointer,
             tail: crate::log::Tail::default(),
+            log_partitions: Default::default(),
         })
     }
 
@@ -233,6 +237,10 @@ impl SqliteDb {
 
     pub(crate) fn tail(&self) -> &crate::log::Tail {
         &self.tail
+    }
+
+    pub(crate) fn log_partitions(&self) -> &crate::log::embedded::PartitionCache {
+        &self.log_partitions
     }
 
     /// Wakes embedded-log consumers after a commit that appended records.

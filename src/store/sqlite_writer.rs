@@ -10,42 +10,48 @@ use tokio::sync::{mpsc, oneshot};
 use super::sqlite::upsert_content;
 use super::{Commit, OffsetCommit, SqliteDb, StoreError, Write};
 use crate::log::embedded::Placed;
+use crate::log::runs::Run;
 use crate::model::now_micros;
 
 /// The queue in front of the writer thread.
 pub(super) struct Writer {
     queue: mpsc::Sender<Job>,
+    db: Arc<SqliteDb>,
 }
 
 impl Writer {
     pub fn spawn(db: Arc<SqliteDb>) -> Self {
         let (queue, rx) = mpsc::channel(256);
+        let writer_db = db.clone();
         std::thread::Builder::new()
             .name("sigflow-writer".into())
-            .spawn(move || group_writer(db, rx))
+            .spawn(move || group_writer(writer_db, rx))
             .expect("spawning the store's writer thread");
-        Writer { queue }
+        Writer { queue, db }
     }
 
     /// Applies `commit` atomically; waits for the group it joined to commit.
-    pub async fn commit(&self, mut commit: Commit) -> Result<(), StoreError> {
-        // Compressed here, on the caller's task, not on the one writer thread.
-        for a in &mut commit.appends {
-            a.value = crate::log::embedded::encode_value(std::mem::take(&mut a.value));
-        }
+    pub async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+        // Grouped and compressed here, on the caller's task, not on the one writer thread.
+        let runs = if commit.appends.is_empty() {
+            Vec::new()
+        } else {
+            crate::log::embedded::prepare_runs(&self.db, &commit.appends).await?
+        };
         let (done, result) = oneshot::channel();
         let stopped = || StoreError::Join("the store's writer has stopped".into());
         self.queue
-            .send(Job { commit, done })
+            .send(Job { commit, runs, done })
             .await
             .map_err(|_| stopped())?;
         result.await.map_err(|_| stopped())?
     }
 }
 
-/// One caller's commit and where to send its outcome.
+/// One caller's commit, its log appends as stored runs, and where to send its outcome.
 struct Job {
     commit: Commit,
+    runs: Vec<Run>,
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -142,7 +148,7 @@ fn apply_together(
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut placed = Vec::with_capacity(jobs.len());
     for j in jobs {
-        placed.push(apply_commit(&tx, &j.commit, now)?);
+        placed.push(apply_commit(&tx, j, now)?);
     }
     tx.commit()?;
     Ok(placed)
@@ -162,7 +168,7 @@ fn apply_isolated(
     for j in jobs {
         let r = (|| {
             let sp = tx.savepoint()?;
-            let placed = apply_commit(&sp, &j.commit, now)?;
+            let placed = apply_commit(&sp, j, now)?;
             sp.commit()?;
             Ok(placed)
         })();
@@ -187,11 +193,12 @@ fn dup(e: &rusqlite::Error) -> StoreError {
 }
 
 /// Applies one [`Commit`] inside an open transaction; returns where its appends landed.
-fn apply_commit(tx: &Connection, c: &Commit, now: i64) -> Result<Vec<Placed>, StoreError> {
+fn apply_commit(tx: &Connection, job: &Job, now: i64) -> Result<Vec<Placed>, StoreError> {
+    let c = &job.commit;
     let placed = if c.appends.is_empty() {
         Vec::new()
     } else {
-        crate::log::embedded::append_in_tx(tx, &c.appends, now)?
+        crate::log::embedded::append_in_tx(tx, &c.appends, &job.runs, now)?
     };
     for w in &c.writes {
         match w {
@@ -277,6 +284,8 @@ mod tests {
                 }],
                 ..Default::default()
             },
+            // Not grouped by the caller: the writer groups them itself.
+            runs: Vec::new(),
             done,
         }
     }

@@ -184,6 +184,17 @@ async fn event_log_suite(log: Arc<dyn EventLog>, store: Arc<dyn Store>) -> Resul
             .offset,
         0
     );
+    // From the middle of what one append wrote (the embedded log stores it as one run).
+    c.seek(first, 2);
+    let mid = c
+        .poll(2, Duration::from_secs(5))
+        .await
+        .map_err(|e| e.to_string())?;
+    assert_eq!(
+        mid.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![2, 3],
+        "a seek lands on the record, wherever it is stored"
+    );
     let mut fresh = log.consumer("t").await.map_err(|e| e.to_string())?;
     for p in 0..3 {
         fresh.seek(p, 1_000);
@@ -217,6 +228,7 @@ async fn event_log_suite(log: Arc<dyn EventLog>, store: Arc<dyn Store>) -> Resul
         .await
         .map_err(|e| e.to_string())?;
     assert_eq!(got.len(), 1);
+    let late = got[0].clone();
     assert!(
         t.elapsed() < Duration::from_secs(2),
         "an append wakes a waiting poll ({:?})",
@@ -237,6 +249,23 @@ async fn event_log_suite(log: Arc<dyn EventLog>, store: Arc<dyn Store>) -> Resul
         .map_err(|e| e.to_string())?;
     let ends = log.describe().await.map_err(|e| e.to_string())?;
     let t_info = ends.iter().find(|t| t.name == "t").unwrap();
+    // From the late record's append time: it, and nothing before it.
+    let from_late = log
+        .offsets_for_time("t", late.ts)
+        .await
+        .map_err(|e| e.to_string())?;
+    for o in &from_late {
+        let want = if o.partition == late.partition {
+            late.offset
+        } else {
+            t_info.partitions[o.partition as usize].end
+        };
+        assert_eq!(
+            o.next_offset, want,
+            "partition {} from the late record's time",
+            o.partition
+        );
+    }
     for o in &from_future {
         assert_eq!(
             o.next_offset, t_info.partitions[o.partition as usize].end,

@@ -117,3 +117,56 @@ async fn tail_serves_this_process_and_never_hides_another_s_appends() {
     let more = c.poll(10, Duration::from_millis(400)).await.unwrap();
     assert!(more.is_empty(), "{more:?}");
 }
+
+/// Appends are grouped into runs per partition before they reach the writer, with a
+/// partition count cached in this process. Another process grows the topic: the next
+/// commit must still put every record where `partition_for` says, not where the stale
+/// count would have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_follow_a_partition_count_grown_by_another_process() {
+    let dir = TestDir::new("runs-grown");
+    let path = dir.join("s.db");
+    let (store, log) = open(&path);
+    let spec = |partitions| TopicSpec {
+        name: "t".into(),
+        partitions,
+        retention: Duration::from_secs(3600),
+    };
+    log.create_topic(&spec(1)).await.unwrap();
+    let keyless = |v: String| Append {
+        topic: "t".into(),
+        value: v.into_bytes(),
+        ..Default::default()
+    };
+    // Fills this process's cache: one partition.
+    store
+        .commit(Commit {
+            appends: vec![keyless("first".into())],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (_other_store, other_log) = open(&path);
+    other_log.create_topic(&spec(4)).await.unwrap();
+    store
+        .commit(Commit {
+            appends: (0..8).map(|i| keyless(i.to_string())).collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut c = log.consumer("t").await.unwrap();
+    let got = read(&mut c, 9).await;
+    assert_eq!(got.len(), 9);
+    for r in got.iter().filter(|r| r.value != b"first") {
+        let i: usize = String::from_utf8(r.value.clone()).unwrap().parse().unwrap();
+        assert_eq!(
+            r.partition,
+            sigflow::log::partition_for(None, i, 4),
+            "record {i}"
+        );
+    }
+    let info = log.describe().await.unwrap();
+    let ends: Vec<u64> = info[0].partitions.iter().map(|p| p.end).collect();
+    assert_eq!(ends, vec![3, 2, 2, 2]);
+}
