@@ -160,8 +160,11 @@ pub(crate) fn append_in_tx(
         &regrouped
     };
     let mut placed = vec![(0, 0, 0); appends.len()];
+    // A head row is made with its topic; an upsert all the same, so that a partition
+    // without one starts at 0 instead of failing the commit.
     let mut heads = conn.prepare_cached(
-        "UPDATE log_heads SET next_offset = next_offset + ?3 WHERE topic = ?1 AND partition = ?2 \
+        "INSERT INTO log_heads (topic, partition, next_offset) VALUES (?1, ?2, ?3) \
+         ON CONFLICT(topic, partition) DO UPDATE SET next_offset = next_offset + excluded.next_offset \
          RETURNING next_offset",
     )?;
     let mut insert = conn.prepare_cached(
@@ -170,15 +173,8 @@ pub(crate) fn append_in_tx(
     for r in runs {
         let id = topics[r.topic.as_str()].0;
         let n = r.members.len() as u64;
-        let end: i64 = heads
-            .query_row(params![r.topic, r.partition, n as i64], |row| row.get(0))
-            .optional()?
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "topic `{}` has no partition {}",
-                    r.topic, r.partition
-                ))
-            })?;
+        let end: i64 =
+            heads.query_row(params![r.topic, r.partition, n as i64], |row| row.get(0))?;
         let first = end as u64 - n;
         insert.execute(params![
             pos(id, r.partition, first),
