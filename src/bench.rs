@@ -440,7 +440,7 @@ async fn limit(
         };
         // Grouped and compressed before the clock starts, as the pipeline's callers do
         // before their commit reaches the writer thread.
-        let runs = db.with_writer(|c| crate::log::embedded::prepare_runs_on(c, &appends))?;
+        let runs = crate::log::embedded::prepare_runs(&db, &appends).await?;
         let t = Instant::now();
         db_write(&db, rows, appends, runs)?;
         spent += t.elapsed();

@@ -100,22 +100,6 @@ pub(crate) async fn prepare_runs(
     Ok(runs::prepare(appends, |t| cache.get(t)))
 }
 
-/// [`prepare_runs`] for callers that hold a connection (the benchmark's limit phases).
-pub(crate) fn prepare_runs_on(
-    conn: &Connection,
-    appends: &[Append],
-) -> Result<Vec<Run>, StoreError> {
-    let mut partitions = HashMap::new();
-    for a in appends {
-        if !partitions.contains_key(&a.topic) {
-            partitions.insert(a.topic.clone(), topic_meta(conn, &a.topic)?.map(|m| m.1));
-        }
-    }
-    Ok(runs::prepare(appends, |t| {
-        partitions.get(t).copied().flatten()
-    }))
-}
-
 /// (id, partitions) of a topic.
 fn topic_meta(conn: &Connection, topic: &str) -> Result<Option<(i64, u32)>, StoreError> {
     Ok(conn
@@ -275,8 +259,8 @@ fn offset_at_time(
         match row_holding(conn, topic_id, partition, mid)? {
             // Every record of a run has the run's time: the run starts the answer.
             Some((first, _, t)) if t >= ts => hi = first.max(lo),
-            // A hole (deleted by retention between our reads) counts as "before".
             Some((first, n, _)) => lo = (first + n).max(mid + 1),
+            // A hole (deleted by retention between our reads) counts as "before".
             None => lo = mid + 1,
         }
     }
@@ -297,14 +281,14 @@ fn delete_below(
         pos(topic_id, partition, start),
         pos(topic_id, partition, cut),
     );
-    let mut deleted = tx
+    let mut deleted: u64 = tx
         .prepare_cached(
-            "SELECT COALESCE(SUM(n), 0) FROM log_records WHERE pos >= ?1 AND pos < ?2 AND pos + n <= ?2",
+            "DELETE FROM log_records WHERE pos >= ?1 AND pos < ?2 AND pos + n <= ?2 RETURNING n",
         )?
-        .query_row(params![from, to], |r| r.get::<_, i64>(0))? as u64;
-    tx.prepare_cached("DELETE FROM log_records WHERE pos >= ?1 AND pos < ?2 AND pos + n <= ?2")?
-        .execute(params![from, to])?;
-    if let Some((first, n, ts)) = row_holding(tx, topic_id, partition, cut)?.filter(|r| r.0 < cut) {
+        .query_map(params![from, to], |r| r.get::<_, i64>(0))?
+        .map(|n| n.map(|n| n as u64))
+        .sum::<Result<u64, _>>()?;
+    if let Some((first, n, _)) = row_holding(tx, topic_id, partition, cut)?.filter(|r| r.0 < cut) {
         let at = pos(topic_id, partition, first);
         let (key, value): (Option<Vec<u8>>, Vec<u8>) = tx
             .prepare_cached("SELECT key, value FROM log_records WHERE pos = ?1")?
@@ -312,12 +296,10 @@ fn delete_below(
         let records = runs::unpack(n as i64, key, value)?;
         let kept = &records[(cut - first) as usize..];
         let (key, value) = runs::columns(kept.iter().map(|(k, v)| (k.as_deref(), &v[..])));
-        tx.prepare_cached("DELETE FROM log_records WHERE pos = ?1")?
-            .execute([at])?;
         tx.prepare_cached(
-            "INSERT INTO log_records (pos, n, ts, key, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "UPDATE log_records SET pos = ?2, n = ?3, key = ?4, value = ?5 WHERE pos = ?1",
         )?
-        .execute(params![to, kept.len() as i64, ts, key, value])?;
+        .execute(params![at, to, kept.len() as i64, key, value])?;
         deleted += cut - first;
     }
     Ok(deleted)

@@ -111,9 +111,14 @@ pub(crate) fn encode_value(v: &[u8]) -> Vec<u8> {
     if v.len() < COMPRESS_FROM && v.first() != Some(&LZ4_MARKER) {
         return v.to_vec();
     }
-    let packed = lz4_flex::compress_prepend_size(v);
+    compressed(LZ4_MARKER, v)
+}
+
+/// `bytes` LZ4-compressed (size-prepended) behind a marker byte.
+fn compressed(marker: u8, bytes: &[u8]) -> Vec<u8> {
+    let packed = lz4_flex::compress_prepend_size(bytes);
     let mut out = Vec::with_capacity(packed.len() + 1);
-    out.push(LZ4_MARKER);
+    out.push(marker);
     out.extend_from_slice(&packed);
     out
 }
@@ -145,11 +150,7 @@ fn encode_run<'a>(records: impl Iterator<Item = (Option<&'a [u8]>, &'a [u8])> + 
         frames.extend_from_slice(&(value.len() as u32).to_le_bytes());
         frames.extend_from_slice(value);
     }
-    let packed = lz4_flex::compress_prepend_size(&frames);
-    let mut out = Vec::with_capacity(packed.len() + 1);
-    out.push(RUN_MARKER);
-    out.extend_from_slice(&packed);
-    out
+    compressed(RUN_MARKER, &frames)
 }
 
 /// A record's key and value.
