@@ -53,8 +53,11 @@ pub struct BenchArgs {
     pub page_size: u64,
     /// What to measure: `pipeline` (throughput, latency and memory of the embedded
     /// pipeline), `enrich` (each enricher, the chain, VADER vs Python), `all` (both),
-    /// or `distributed` (Kafka + PostgreSQL next to embedded, and 1 vs 2 workers; needs
-    /// --store and --log, and a build with `--features kafka,postgres`).
+    /// `api` (the HTTP API with every filter at --api-items stored items, while the
+    /// pipeline ingests at --rate), `quality` (how right tickers, sentiment and dedup
+    /// are on labelled sets), or `distributed` (Kafka + PostgreSQL next to
+    /// embedded, and 1 vs 2 workers; needs --store and --log, and a build with
+    /// `--features kafka,postgres`).
     #[arg(long, value_enum, default_value = "pipeline")]
     pub suite: Suite,
     /// Python interpreter with `vaderSentiment` installed, for the VADER comparison.
@@ -78,6 +81,21 @@ pub struct BenchArgs {
     /// `--suite distributed`: partitions per topic.
     #[arg(long, default_value_t = 4)]
     pub partitions: u32,
+    /// `--suite api`: items in the store the API serves from.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub api_items: u64,
+    /// `--suite api`: seconds of load per filter (and of ingest alone).
+    #[arg(long, default_value_t = 3)]
+    pub api_secs: u64,
+    /// `--suite api`: concurrent keep-alive client connections.
+    #[arg(long, default_value_t = 32)]
+    pub api_connections: usize,
+    /// `--suite quality`: a directory whose files replace the bundled labelled sets of
+    /// the same name (tickers_headlines.tsv, tickers_headlines_check.tsv,
+    /// tickers_chatter.tsv, tickers_chatter_check.tsv, sentiment_headlines.tsv,
+    /// finance_sentiment_check.tsv, dedup_pairs.tsv), in the same formats.
+    #[arg(long, value_name = "DIR")]
+    pub quality_dir: Option<PathBuf>,
     /// Scratch directory (default: a new one under the system temp dir, removed after).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
@@ -91,7 +109,9 @@ pub enum Suite {
     Pipeline,
     Enrich,
     All,
+    Api,
     Distributed,
+    Quality,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -151,6 +171,24 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!(
             "--suite distributed needs a build with `--features kafka,postgres` (cargo build --release --features kafka,postgres)"
         );
+    }
+    if a.suite == Suite::Quality {
+        let r = crate::bench_quality::run(&a)?;
+        if a.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            crate::bench_quality::print(&r);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.suite == Suite::Api {
+        let r = crate::bench_api::run(&a).await?;
+        if a.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            crate::bench_api::print(&r);
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     if a.suite != Suite::Pipeline {
         let r = tokio::task::spawn_blocking({
@@ -357,6 +395,49 @@ fn median(mut runs: Vec<PhaseResult>) -> PhaseResult {
     runs.swap_remove(runs.len() / 2)
 }
 
+/// `n` synthetic items from `start` as the pipeline would store them: synthetic page
+/// → reddit normalizer → the enricher chain.
+pub(crate) async fn synthetic_enriched(
+    chain: &crate::enrich::Chain,
+    state: &crate::enrich::MemoryState,
+    start: u64,
+    n: u64,
+) -> anyhow::Result<Vec<crate::store::StoredContent>> {
+    let reddit = normalize::find("reddit").expect("reddit normalizer");
+    let mut src = crate::sources::build(&SourceConfig {
+        name: "bench".into(),
+        kind: "synthetic".into(),
+        enabled: true,
+        options: toml::Table::from_iter([
+            (
+                "items".to_string(),
+                toml::Value::Integer((start + n) as i64),
+            ),
+            ("page_size".to_string(), toml::Value::Integer(n as i64)),
+        ]),
+    })
+    .map_err(anyhow::Error::msg)?;
+    let crate::sources::Poll::Payloads { payloads, .. } =
+        src.poll(Some(&start.to_string())).await?
+    else {
+        anyhow::bail!("synthetic source produced nothing");
+    };
+    let cx = RawContext {
+        fetched_by: "bench",
+        lake_key: "bench/raw/x.json",
+        observed_at: chrono::Utc::now(),
+    };
+    let mut rows = Vec::with_capacity(n as usize);
+    for item in reddit.normalize(&payloads[0].body, &cx)? {
+        let mut c = item.map_err(|e| anyhow::anyhow!(e.error))?;
+        chain
+            .run(&mut c, state)
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        rows.push(crate::store::StoredContent::new(c));
+    }
+    Ok(rows)
+}
+
 /// The ceiling: the same rows the pipeline stores, upserted in batches of the pipeline's
 /// batch size, each batch one transaction, timing only the inserts.
 async fn limit(
@@ -373,7 +454,7 @@ async fn limit(
     )?);
     if with_log {
         let log = crate::log::EmbeddedLog::new(db.clone());
-        for t in crate::log::TOPICS {
+        for t in crate::runtime::services::topics() {
             use crate::log::EventLog;
             log.create_topic(&crate::log::TopicSpec {
                 name: t.to_string(),
@@ -388,39 +469,9 @@ async fn limit(
     let batch = cfg.pipeline.batch_size as u64;
     let mut spent = Duration::ZERO;
     let mut done = 0u64;
-    let reddit = normalize::find("reddit").expect("reddit normalizer");
-    let observed = chrono::Utc::now();
     while done < items {
         let n = batch.min(items - done);
-        // Same content as the pipeline would store: synthetic page → normalize → enrich.
-        let mut src = crate::sources::build(&SourceConfig {
-            name: "bench".into(),
-            kind: "synthetic".into(),
-            enabled: true,
-            options: toml::Table::from_iter([
-                ("items".to_string(), toml::Value::Integer((done + n) as i64)),
-                ("page_size".to_string(), toml::Value::Integer(n as i64)),
-            ]),
-        })
-        .map_err(anyhow::Error::msg)?;
-        let crate::sources::Poll::Payloads { payloads, .. } =
-            src.poll(Some(&done.to_string())).await?
-        else {
-            anyhow::bail!("synthetic source produced nothing");
-        };
-        let cx = RawContext {
-            fetched_by: "bench",
-            lake_key: "bench/raw/x.json",
-            observed_at: observed,
-        };
-        let mut rows = Vec::with_capacity(n as usize);
-        for item in reddit.normalize(&payloads[0].body, &cx)? {
-            let mut c = item.map_err(|e| anyhow::anyhow!(e.error))?;
-            chain
-                .run(&mut c, &state)
-                .map_err(|e| anyhow::anyhow!(e.message))?;
-            rows.push(crate::store::StoredContent::new(c));
-        }
+        let rows = synthetic_enriched(&chain, &state, done, n).await?;
         let appends: Vec<crate::store::Append> = if with_log {
             rows.iter()
                 .flat_map(|r| {
@@ -456,7 +507,7 @@ async fn limit(
     })
 }
 
-fn db_write(
+pub(crate) fn db_write(
     db: &SqliteDb,
     rows: Vec<crate::store::StoredContent>,
     appends: Vec<crate::store::Append>,
@@ -493,10 +544,8 @@ async fn pipeline_phase(
     let t = Instant::now();
     let opts = RunOptions {
         exit_when_idle: true,
-        start_sources: true,
-        start_api: false,
+        roles: RunOptions::all_roles_but(&["api"]),
         on_listen: None,
-        stages: RunOptions::all_stages(),
     };
     let summary = pipeline.run(opts, std::future::pending()).await?;
     let secs = t.elapsed().as_secs_f64();

@@ -19,7 +19,6 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::bench::{BenchArgs, PhaseResult};
-use crate::log::TOPICS;
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -66,7 +65,8 @@ async fn fresh_database(url: &str, name: &str) -> anyhow::Result<String> {
 
 async fn fresh_topics(log_url: &str) -> anyhow::Result<()> {
     let log = crate::log::kafka::KafkaLog::open(log_url)?;
-    log.delete_topics(TOPICS).await?;
+    log.delete_topics(&crate::runtime::services::topics())
+        .await?;
     Ok(())
 }
 

@@ -1,37 +1,42 @@
-//! sigflow: a real-time signal pipeline for markets.
+//! sigflow: a real-time signal pipeline for markets. This crate is the binary's glue —
+//! the CLI, the config, the runtime (service registry, stage runner, pipeline), the
+//! stages and the benchmark — and a facade over the workspace's crates, which hold the
+//! rest. The compiler enforces the layering: each crate below may use only those to
+//! its left.
 //!
-//! # Layout
+//! ```text
+//! sigflow-core ─▶ sigflow-logic ─▶ sigflow-storage ─▶ sigflow-connectors ─▶ sigflow-api ─▶ sigflow
+//! (model, errors,  (normalize,      (store, log,        (sources,             (HTTP)         (cli, config,
+//!  health, hash)    enrich; pure)    lake, commit)       notify)                              runtime, stages,
+//!                                                                                             bench)
+//! ```
 //!
-//! Data flows `sources → lake + raw → normalize → content → enrich → store + enriched`.
-//!
-//! * [`model`] — the domain types (`Content`, `RawEvent`); no I/O.
-//! * [`normalize`] — raw payload bytes → `Content`, one file per format; pure.
-//! * [`enrich`] — enrichers, one file each, chained by config; pure.
-//! * [`stages`] — the `Stage` trait and the stages (normalize, enrich).
-//! * [`sources`] — the `Source` trait and source kinds (demo, files).
-//! * [`log`], [`store`], [`lake`] — the three backend traits and their backends.
-//! * [`runtime`] — the stage runner, the source runner, the commit path, the pipeline.
-//! * [`api`] — the HTTP API; the only module that knows HTTP.
+//! * [`model`], [`error`], [`health`] — `sigflow-core`.
+//! * [`normalize`], [`enrich`] — `sigflow-logic`.
+//! * [`store`], [`log`], [`lake`] — `sigflow-storage`.
+//! * [`sources`], [`notify`] — `sigflow-connectors`.
+//! * [`api`] — `sigflow-api`.
+//! * [`stages`] — the `Stage` trait and the stages (normalize, enrich, forward).
+//! * [`runtime`] — the service registry, the runners, the pipeline.
 //! * [`config`] — defaults, file, environment, validation.
-//! * [`cli`] — the `sigflow` command; the only module that uses `anyhow`.
+//! * [`cli`] — the `sigflow` command; with the bench, the only code that uses `anyhow`.
 //!
-//! See ARCHITECTURE.md for the invariants.
+//! See ARCHITECTURE.md for the codemap and the invariants.
 
-pub mod api;
+pub use sigflow_api as api;
+pub use sigflow_connectors::{notify, sources};
+pub use sigflow_core::{error, hash, health, model};
+pub use sigflow_logic::{enrich, normalize};
+pub use sigflow_storage::{lake, log, sql_params, store};
+
 pub mod bench;
+pub mod bench_api;
 #[cfg(all(feature = "kafka", feature = "postgres"))]
 pub mod bench_distributed;
 pub mod bench_enrich;
+pub mod bench_quality;
 pub mod cli;
 pub mod config;
-pub mod enrich;
-pub mod error;
-pub mod lake;
-pub mod log;
-pub mod model;
-pub mod normalize;
 pub mod runtime;
-pub mod sources;
 pub mod stages;
-pub mod store;
 pub mod telemetry;

@@ -19,6 +19,10 @@ pub struct DemoArgs {
     /// Address of the HTTP API.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// Serve the API on a non-loopback address without API keys (anyone who reaches
+    /// it can read everything and change sources). Logged loudly at every start.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
     #[command(flatten)]
     pub data: DataArgs,
 }
@@ -27,6 +31,9 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut extra = Vec::new();
     if let Some(l) = &a.listen {
         extra.push(("api.listen", toml::Value::String(l.clone())));
+    }
+    if a.insecure_no_auth {
+        extra.push(("api.insecure_no_auth", toml::Value::Boolean(true)));
     }
     let mut cfg = a.data.load(&extra)?;
     let speed = match a.speed.as_str() {
@@ -58,10 +65,8 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let pipeline = Pipeline::build(cfg).await?;
     let opts = RunOptions {
         exit_when_idle: a.exit_when_idle,
-        start_sources: true,
-        start_api: true,
+        roles: RunOptions::all_roles(),
         on_listen: Some(super::announce_api),
-        stages: RunOptions::all_stages(),
     };
     let summary = pipeline.run(opts, shutdown_signal()).await?;
     eprintln!(

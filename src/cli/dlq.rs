@@ -40,7 +40,7 @@ pub async fn run(a: DlqArgs) -> anyhow::Result<ExitCode> {
     let crate::store::OpenedStore { store, db, .. } = open_store(&cfg)?;
     match a.command {
         DlqCommand::List { limit, json } => {
-            let letters = store.dead_letters(limit, &[]).await?;
+            let letters = crate::store::repos::dead_letters::list(store.sql(), limit, &[]).await?;
             if json {
                 for l in &letters {
                     println!("{}", serde_json::to_string(l)?);
@@ -71,7 +71,8 @@ pub async fn run(a: DlqArgs) -> anyhow::Result<ExitCode> {
             }
         }
         DlqCommand::Replay { ids } => {
-            let mut letters = store.dead_letters(usize::MAX >> 1, &ids).await?;
+            let mut letters =
+                crate::store::repos::dead_letters::list(store.sql(), usize::MAX >> 1, &ids).await?;
             if ids.is_empty() {
                 letters.retain(|l| l.replayed_at.is_none());
             } else if letters.len() < ids.len() {
@@ -127,6 +128,6 @@ pub(super) async fn requeue(
         log.append(appends).await?;
     }
     let ids: Vec<String> = letters.iter().map(|l| l.letter.id.clone()).collect();
-    store.mark_replayed(&ids).await?;
+    crate::store::repos::dead_letters::mark_replayed(store.sql(), &ids).await?;
     Ok(n)
 }

@@ -11,16 +11,18 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::{Map, Value, json};
 
+use crate::enrich::tickers::Tickers;
 use crate::enrich::{Chain, MemoryState, text_item};
 
 #[derive(Debug, Args)]
 #[command(
     after_help = "Input: one text per line, or JSON lines with a `text` field (and \
-optionally `title`, `id`, `author`, `happened_at`, `observed_at`, `engagement`).\n\
+optionally `title`, `id`, `source`, `author`, `happened_at`, `observed_at`, `engagement`).\n\
 Output: one JSON object per input line, in input order, holding the text, `tickers`, and one key per \
 enricher (language, filter, tickers, sentiment, keywords, dedup, velocity).\n\n\
 Examples:\n  echo 'Apple beats estimates, raises guidance 🚀' | sigflow enrich\n  \
-sigflow enrich --mode vader --only sentiment < corpus.txt > scores.jsonl"
+sigflow enrich --mode vader --only sentiment < corpus.txt > scores.jsonl\n  \
+echo 'Harrison Ford at the Target Center; Boeing (NYSE: BA) up 3%' | sigflow enrich --only cashtags,tickers --explain"
 )]
 pub struct EnrichArgs {
     /// Sentiment mode: `finance` (market lexicon and phrases) or `vader` (exactly
@@ -33,6 +35,10 @@ pub struct EnrichArgs {
     /// Treat every line as plain text, even one that looks like JSON.
     #[arg(long)]
     pub plain: bool,
+    /// Add `explain`: every ticker candidate (explicit marker, name, bare symbol) with
+    /// the decision taken on it, its confidence and why — refusals included.
+    #[arg(long)]
+    pub explain: bool,
     /// Config file whose `[enrich]` settings to use.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -51,6 +57,11 @@ pub fn run(a: EnrichArgs) -> anyhow::Result<ExitCode> {
         Chain::only(&cfg.enrich, &a.only)
     }
     .map_err(anyhow::Error::msg)?;
+    let explainer = if a.explain {
+        Some(Tickers::new(&cfg.enrich.tickers).map_err(anyhow::Error::msg)?)
+    } else {
+        None
+    };
     let state = MemoryState::default();
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
@@ -76,6 +87,9 @@ pub fn run(a: EnrichArgs) -> anyhow::Result<ExitCode> {
         obj.insert("text".into(), json!(item.text));
         match chain.run(&mut item, &state) {
             Ok(()) => {
+                if let Some(t) = &explainer {
+                    obj.insert("explain".into(), explain(t, &item));
+                }
                 if chain
                     .names()
                     .iter()
@@ -108,6 +122,25 @@ pub fn run(a: EnrichArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Every ticker candidate of `item` with its decision.
+fn explain(t: &Tickers, item: &crate::model::Content) -> Value {
+    let cashtags = item
+        .cashtags
+        .iter()
+        .map(|c| json!({"ticker": c, "via": "cashtag", "confidence": 1.0, "accepted": true, "reason": "cashtag"}));
+    let decided = t.explain(item).into_iter().map(|d| {
+        json!({
+            "ticker": d.found.ticker,
+            "via": d.found.via.as_str(),
+            "matched": d.found.matched,
+            "confidence": d.found.confidence,
+            "accepted": d.accepted,
+            "reason": d.reason,
+        })
+    });
+    Value::Array(cashtags.chain(decided).collect())
+}
+
 /// A line → an item (and the input `id` to echo back, if any).
 fn parse_line(line: &str, plain: bool) -> Result<(crate::model::Content, Option<Value>), String> {
     if plain || !line.trim_start().starts_with('{') {
@@ -130,6 +163,10 @@ fn parse_line(line: &str, plain: bool) -> Result<(crate::model::Content, Option<
             .unwrap_or_else(|| id.to_string());
         item.id = crate::model::content_id("text", &s);
         item.source_id = s;
+    }
+    // The source kind is evidence for tickers (a filing's text is about a company).
+    if let Some(src) = v.get("source").and_then(Value::as_str) {
+        item.source = src.to_string();
     }
     if let Some(a) = v.get("author").and_then(Value::as_str) {
         item.author = Some(crate::model::Author {

@@ -1,9 +1,11 @@
 //! The `sigflow` command line. One file per subcommand; this file holds the argument
 //! definitions and the dispatch. `anyhow` is used here and nowhere else.
 
+mod api_client;
 mod demo;
 mod dlq;
 mod enrich;
+mod keys;
 mod parse;
 mod replay;
 mod run;
@@ -61,6 +63,8 @@ pub enum Command {
     /// Apply the store's schema migrations (every command that opens the store does it
     /// too; this one only migrates and says where the schema stands).
     Migrate(DataArgs),
+    /// API keys: create (shown once), list, revoke.
+    Keys(keys::KeysArgs),
     /// Measure throughput and latency of the embedded pipeline against the store's limit.
     Bench(crate::bench::BenchArgs),
 }
@@ -92,6 +96,8 @@ pub fn load_config(
     overrides: &[(&str, toml::Value)],
 ) -> anyhow::Result<Config> {
     let cfg = Config::load(file, std::env::vars(), overrides)?;
+    // Every outbound client of this process is built under this policy.
+    sigflow_connectors::net::install(cfg.outbound.policy());
     Ok(cfg)
 }
 
@@ -139,6 +145,7 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Keys(a) => keys::run(a).await,
         Command::Bench(a) => crate::bench::run(a).await,
     }
 }

@@ -14,7 +14,8 @@ use crate::store::OffsetCommit;
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("from").required(true).args(["from_offset", "from_time"]))]
 pub struct ReplayArgs {
-    /// The stage to re-run (its consumer group is moved): normalize or enrich.
+    /// The stage to re-run (its consumer group is moved): normalize, enrich or forward
+    /// (a stage of the service registry).
     #[arg(long, value_name = "STAGE")]
     pub stage: String,
     /// Re-read every partition of the stage's input from this offset.
@@ -36,11 +37,15 @@ pub async fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     init_telemetry(&cfg);
     let pipeline = Pipeline::build(cfg).await?;
     let stage = pipeline.stage(&a.stage).with_context(|| {
-        format!(
-            "unknown stage `{}` (stages: {})",
-            a.stage,
-            crate::stages::STAGES.join(", ")
-        )
+        let names = crate::runtime::services::stage_names();
+        if names.contains(&a.stage.as_str()) {
+            format!(
+                "stage `{}` is switched off by its config section (see `sigflow validate --print-defaults`)",
+                a.stage
+            )
+        } else {
+            format!("unknown stage `{}` (stages: {})", a.stage, names.join(", "))
+        }
     })?;
     let topic = stage.input();
     let positions: Vec<OffsetCommit> = match (a.from_offset, &a.from_time) {
@@ -72,20 +77,24 @@ pub async fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         .store
         .set_offsets(stage.name(), topic, &positions)
         .await?;
+    let from: Vec<String> = positions
+        .iter()
+        .map(|p| format!("partition {} at offset {}", p.partition, p.next_offset))
+        .collect();
     eprintln!(
-        "replay: {} will re-read {topic} from {:?}",
+        "replay: {} will re-read {topic} from {}",
         stage.name(),
-        positions
+        from.join(", ")
     );
     if a.no_run {
         return Ok(ExitCode::SUCCESS);
     }
     let opts = RunOptions {
         exit_when_idle: true,
-        start_sources: false,
-        start_api: false,
+        // Every stage downstream too, so the replayed outputs are processed; no
+        // sources and no API.
+        roles: RunOptions::all_roles_but(&["ingest", "api"]),
         on_listen: None,
-        stages: RunOptions::all_stages(),
     };
     let summary = pipeline.run(opts, shutdown_signal()).await?;
     eprintln!(

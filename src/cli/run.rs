@@ -16,23 +16,40 @@ pub struct RunArgs {
     /// Address of the HTTP API (overrides api.listen).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// Serve the API on a non-loopback address without API keys (anyone who reaches
+    /// it can read everything and change sources). Logged loudly at every start.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
     /// Do not start the HTTP API.
     #[arg(long)]
     pub no_api: bool,
-    /// What this process does, as a comma list: ingest (sources), normalize, enrich,
-    /// api. Default: all of them. With a shared log and store (kafka:// + postgres://)
-    /// run one process per role, and N processes of a stage role to share its
-    /// partitions, e.g. `--role ingest,api` on one host and `--role normalize` on two.
-    #[arg(long, value_name = "ROLES", value_delimiter = ',', value_parser = ["ingest", "normalize", "enrich", "api", "all"])]
+    /// What this process does, as a comma list of roles (default: all of them). With a
+    /// shared log and store (kafka:// + postgres://) run one process per role, and N
+    /// processes of a stage role to share its partitions, e.g. `--role ingest,api` on
+    /// one host and `--role normalize` on two.
+    #[arg(long, value_name = "ROLES", value_delimiter = ',', value_parser = role_parser())]
     pub role: Vec<String>,
     #[command(flatten)]
     pub data: DataArgs,
+}
+
+/// The roles of the service registry, each with what it runs, plus `all`.
+fn role_parser() -> clap::builder::PossibleValuesParser {
+    let mut values: Vec<clap::builder::PossibleValue> = crate::runtime::services::roles()
+        .into_iter()
+        .map(|(role, about)| clap::builder::PossibleValue::new(role).help(about))
+        .collect();
+    values.push(clap::builder::PossibleValue::new("all").help("every role (the default)"));
+    clap::builder::PossibleValuesParser::new(values)
 }
 
 pub async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let mut extra = Vec::new();
     if let Some(l) = &a.listen {
         extra.push(("api.listen", toml::Value::String(l.clone())));
+    }
+    if a.insecure_no_auth {
+        extra.push(("api.insecure_no_auth", toml::Value::Boolean(true)));
     }
     let cfg = a.data.load(&extra)?;
     init_telemetry(&cfg);
@@ -43,24 +60,29 @@ pub async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     if cfg.sources.iter().all(|s| !s.enabled) {
         tracing::warn!("no enabled [[sources]] in the config: only the stages and the API run");
     }
-    let all = a.role.is_empty() || a.role.iter().any(|r| r == "all");
-    let has = |r: &str| all || a.role.iter().any(|x| x == r);
-    if !all && cfg.log == "embedded" && a.role.len() < 4 {
-        tracing::warn!(roles = ?a.role, "a process with only some roles on the embedded log: the other roles must run in this same process's data dir, which is locked; use kafka:// and postgres:// to split roles across processes");
+    let every = RunOptions::all_roles();
+    let roles: Vec<&'static str> = if a.role.is_empty() || a.role.iter().any(|r| r == "all") {
+        every.clone()
+    } else {
+        every
+            .iter()
+            .copied()
+            .filter(|r| a.role.iter().any(|x| x == r))
+            .collect()
+    };
+    if cfg.log == "embedded" && roles.len() < every.len() {
+        tracing::warn!(roles = ?roles, "a process with only some roles on the embedded log: the other roles must run in this same process's data dir, which is locked; use kafka:// and postgres:// to split roles across processes");
     }
     let pipeline = Pipeline::build(cfg).await?;
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         exit_when_idle: a.exit_when_idle,
-        start_sources: has("ingest"),
-        start_api: has("api") && !a.no_api,
-        stages: ["normalize", "enrich"]
-            .into_iter()
-            .filter(|s| has(s))
-            .map(String::from)
-            .collect(),
+        roles,
         on_listen: Some(super::announce_api),
     };
-    tracing::info!(sources = opts.start_sources, api = opts.start_api, stages = ?opts.stages, "roles");
+    if a.no_api {
+        opts.roles.retain(|r| *r != "api");
+    }
+    tracing::info!(roles = ?opts.roles, "roles");
     let summary = pipeline.run(opts, shutdown_signal()).await?;
     eprintln!(
         "run: {} items stored, {} dead letters; stopped after {:.1} s: {}",

@@ -4,8 +4,11 @@
 
 use std::process::ExitCode;
 
+use std::time::Duration;
+
 use clap::{Args, Subcommand};
 
+use super::api_client::ApiClient;
 use super::{DataArgs, open_store};
 use crate::config::SourceConfig;
 use crate::sources::catalog;
@@ -22,11 +25,22 @@ pub struct SourcesArgs {
     pub command: SourcesCommand,
     #[command(flatten)]
     pub data: DataArgs,
-    /// API address of the running pipeline (default: `api.listen` of the config). When
-    /// one answers, it applies the change and reports live health; otherwise the store
-    /// is changed and the next start applies it.
+    /// Manage the sources of the pipeline serving this API (e.g. on another host)
+    /// instead of this data directory's store. Every command then goes through the
+    /// API, with the key from --api-key or $SIGFLOW_API_KEY. Without --api, changes go
+    /// to the store (a running pipeline on it applies them within a second) and
+    /// `list`/`test` ask the local pipeline at `api.listen` when one answers.
     #[arg(long, value_name = "HOST:PORT", global = true)]
     pub api: Option<String>,
+    /// API key for --api (scope write for pause/resume, admin for add/remove/test).
+    #[arg(
+        long,
+        value_name = "KEY",
+        global = true,
+        env = "SIGFLOW_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,20 +95,28 @@ fn parse_set(kv: &str) -> anyhow::Result<(String, toml::Value)> {
 
 pub async fn run(a: SourcesArgs) -> anyhow::Result<ExitCode> {
     let cfg = a.data.load(&[])?;
+    if let Some(addr) = &a.api {
+        let client = super::api_client::ApiClient::new(addr, a.api_key.clone())?;
+        return remote(&client, a.command).await;
+    }
     let opened = open_store(&cfg)?;
+    opened.store.migrate().await?;
     let store = opened.store.clone();
-    let api = a.api.clone().unwrap_or_else(|| cfg.api.listen.clone());
+    let api = cfg.api.listen.clone();
+    let local = super::api_client::ApiClient::new(&api, a.api_key.clone())?;
     match a.command {
         SourcesCommand::List { json } => {
             // A running pipeline knows its sources (the demo's included) and their
             // health: ask it first; without one, read the catalog from the store.
-            let rows: Vec<serde_json::Value> = match live(&api).await {
+            let rows: Vec<serde_json::Value> = match live(&local).await {
                 Some(items) => items,
                 None => {
                     let mut rows = Vec::new();
                     for e in catalog::load(&cfg.sources, store.as_ref()).await? {
                         let mut v = serde_json::to_value(&e)?;
-                        v["cursor"] = serde_json::json!(store.cursor(&e.config.name).await?);
+                        v["cursor"] = serde_json::json!(
+                            crate::store::repos::cursors::get(store.sql(), &e.config.name).await?
+                        );
                         rows.push(v);
                     }
                     if !json {
@@ -177,69 +199,22 @@ pub async fn run(a: SourcesArgs) -> anyhow::Result<ExitCode> {
             }
         }
         SourcesCommand::Pause { name } => {
-            state(
-                &cfg.sources,
-                store.as_ref(),
-                &api,
-                &name,
-                SourceState::Paused,
-            )
-            .await?
+            state(&cfg.sources, store.as_ref(), &name, SourceState::Paused).await?
         }
         SourcesCommand::Resume { name } => {
-            state(
-                &cfg.sources,
-                store.as_ref(),
-                &api,
-                &name,
-                SourceState::Active,
-            )
-            .await?
+            state(&cfg.sources, store.as_ref(), &name, SourceState::Active).await?
         }
         SourcesCommand::Remove { name } => {
-            state(
-                &cfg.sources,
-                store.as_ref(),
-                &api,
-                &name,
-                SourceState::Removed,
-            )
-            .await?
+            state(&cfg.sources, store.as_ref(), &name, SourceState::Removed).await?
         }
         SourcesCommand::Test { name, limit } => {
             // The running pipeline's definition when there is one (the demo's, say).
-            if let Some((code, body)) = via_api(&api, &name, "test").await {
-                if code >= 300 {
-                    anyhow::bail!(
-                        "source `{name}`: {}",
-                        body["error"].as_str().unwrap_or("test failed")
-                    );
-                }
-                let items = body["items"].as_array().cloned().unwrap_or_default();
-                let problems = body["problems"].as_array().cloned().unwrap_or_default();
-                for it in items.iter().take(limit) {
-                    println!("{it}");
-                }
-                for p in &problems {
-                    eprintln!(
-                        "problem ({}, item {}): {}",
-                        p["format"], p["index"], p["error"]
-                    );
-                }
-                eprintln!(
-                    "test {name}: {} item(s), {} problem(s), {} shown; nothing stored",
-                    items.len(),
-                    problems.len(),
-                    items.len().min(limit)
-                );
-                return Ok(if items.is_empty() && !problems.is_empty() {
-                    ExitCode::FAILURE
-                } else {
-                    ExitCode::SUCCESS
-                });
-            }
             let entries = catalog::load(&cfg.sources, store.as_ref()).await?;
             let Some(e) = entries.iter().find(|e| e.config.name == name) else {
+                // Not defined here: the local pipeline's own (the demo's, say).
+                if live(&local).await.is_some() {
+                    return print_test(&local, &name, limit).await;
+                }
                 anyhow::bail!("no source named `{name}`");
             };
             let results = catalog::test_once(&e.config)
@@ -271,7 +246,7 @@ pub async fn run(a: SourcesArgs) -> anyhow::Result<ExitCode> {
             }
         }
         SourcesCommand::Reparse { name } => {
-            let mut defs = store.source_defs().await?;
+            let mut defs = crate::store::repos::source_defs::list(store.sql()).await?;
             let quarantined = defs
                 .iter_mut()
                 .find(|d| d.name == name)
@@ -279,19 +254,19 @@ pub async fn run(a: SourcesArgs) -> anyhow::Result<ExitCode> {
             if let Some(d) = quarantined {
                 d.quarantine = None;
                 d.updated_at = chrono::Utc::now();
-                store.put_source_def(d).await?;
+                crate::store::repos::source_defs::put(store.sql(), d).await?;
             }
             // Every dead letter of this source's raw payloads, never replayed.
-            let letters: Vec<_> = store
-                .dead_letters(usize::MAX >> 1, &[])
-                .await?
-                .into_iter()
-                .filter(|l| l.replayed_at.is_none() && l.letter.stage == "normalize")
-                .filter(|l| {
-                    serde_json::from_slice::<crate::model::RawEvent>(&l.letter.payload)
-                        .is_ok_and(|r| r.source == name)
-                })
-                .collect();
+            let letters: Vec<_> =
+                crate::store::repos::dead_letters::list(store.sql(), usize::MAX >> 1, &[])
+                    .await?
+                    .into_iter()
+                    .filter(|l| l.replayed_at.is_none() && l.letter.stage == "normalize")
+                    .filter(|l| {
+                        serde_json::from_slice::<crate::model::RawEvent>(&l.letter.payload)
+                            .is_ok_and(|r| r.source == name)
+                    })
+                    .collect();
             let log = crate::log::open(&cfg.log, opened.db.as_ref())?;
             let n = super::dlq::requeue(log.as_ref(), store.as_ref(), &letters).await?;
             println!("source `{name}`: quarantine lifted; {n} payload(s) re-queued for parsing");
@@ -303,72 +278,143 @@ pub async fn run(a: SourcesArgs) -> anyhow::Result<ExitCode> {
 async fn state(
     config: &[SourceConfig],
     store: &dyn crate::store::Store,
-    api: &str,
     name: &str,
     state: SourceState,
 ) -> anyhow::Result<()> {
-    let action = match state {
-        SourceState::Active => "resume",
-        SourceState::Paused => "pause",
-        SourceState::Removed => "remove",
-    };
-    match via_api(api, name, action).await {
-        Some((code, _)) if code < 300 => {}
-        Some((_, body)) => anyhow::bail!(
-            "{}",
-            body["error"]
-                .as_str()
-                .unwrap_or("the running pipeline refused")
-        ),
-        None => {
-            catalog::set_state(config, store, name, state)
-                .await
-                .map_err(|e| anyhow::anyhow!(e))?;
-        }
-    }
+    catalog::set_state(config, store, name, state)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     println!(
         "source `{name}` {}; a running pipeline applies it within a second",
-        match state {
-            SourceState::Active => "resumed",
-            SourceState::Paused => "paused",
-            SourceState::Removed => "removed",
-        }
+        past(state)
     );
     Ok(())
 }
 
-/// The sources of a running pipeline, from its API, if one answers within a second.
-async fn live(api: &str) -> Option<Vec<serde_json::Value>> {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(1))
-        .build()
-        .ok()?;
-    let v: serde_json::Value = client
-        .get(format!("http://{api}/api/v1/sources"))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    v["items"].as_array().cloned()
+fn past(state: SourceState) -> &'static str {
+    match state {
+        SourceState::Active => "resumed",
+        SourceState::Paused => "paused",
+        SourceState::Removed => "removed",
+    }
 }
 
-/// Asks a running pipeline to apply an action (`pause`, `resume`, `test`, or DELETE):
-/// None when none answers (the store is then changed directly).
-async fn via_api(api: &str, name: &str, action: &str) -> Option<(u16, serde_json::Value)> {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(60))
-        .build()
+/// The sources of a running pipeline, from its API, if one answers within a second.
+async fn live(api: &ApiClient) -> Option<Vec<serde_json::Value>> {
+    let (code, v) = api
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/sources",
+            None,
+            Duration::from_secs(1),
+        )
+        .await
         .ok()?;
-    // Only when a pipeline is there: a short probe first.
-    live(api).await?;
-    let req = if action == "remove" {
-        client.delete(format!("http://{api}/api/v1/sources/{name}"))
-    } else {
-        client.post(format!("http://{api}/api/v1/sources/{name}/{action}"))
+    (code == 200)
+        .then(|| v["items"].as_array().cloned())
+        .flatten()
+}
+
+/// Every command through a (possibly remote) pipeline's API.
+async fn remote(api: &ApiClient, cmd: SourcesCommand) -> anyhow::Result<ExitCode> {
+    let t = Duration::from_secs(60);
+    let (method, path, body, done) = match cmd {
+        SourcesCommand::List { json } => {
+            let (code, v) = api
+                .send(reqwest::Method::GET, "/api/v1/sources", None, t)
+                .await?;
+            api.check(code, &v)?;
+            for r in v["items"].as_array().cloned().unwrap_or_default() {
+                if json {
+                    println!("{r}");
+                } else {
+                    println!(
+                        "{:<16} {:<11} {:<7} {:<7} {}",
+                        r["name"].as_str().unwrap_or("-"),
+                        r["kind"].as_str().unwrap_or("-"),
+                        r["state"].as_str().unwrap_or("-"),
+                        r["origin"].as_str().unwrap_or("-"),
+                        r["health"]["status"].as_str().unwrap_or("-")
+                    );
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        SourcesCommand::Test { name, limit } => return print_test(api, &name, limit).await,
+        SourcesCommand::Reparse { .. } => {
+            anyhow::bail!("reparse works on the store: run it where the data is (without --api)")
+        }
+        SourcesCommand::Add {
+            name,
+            kind,
+            set,
+            replace,
+        } => {
+            let mut options = serde_json::Map::new();
+            for kv in &set {
+                let (k, v) = parse_set(kv)?;
+                options.insert(k, serde_json::to_value(v)?);
+            }
+            let body = serde_json::json!({"name": name, "kind": kind, "options": options, "replace": replace});
+            (
+                reqwest::Method::POST,
+                "/api/v1/sources".to_string(),
+                Some(body),
+                format!("source `{name}` added"),
+            )
+        }
+        SourcesCommand::Pause { name } => (
+            reqwest::Method::POST,
+            format!("/api/v1/sources/{name}/pause"),
+            None,
+            format!("source `{name}` paused"),
+        ),
+        SourcesCommand::Resume { name } => (
+            reqwest::Method::POST,
+            format!("/api/v1/sources/{name}/resume"),
+            None,
+            format!("source `{name}` resumed"),
+        ),
+        SourcesCommand::Remove { name } => (
+            reqwest::Method::DELETE,
+            format!("/api/v1/sources/{name}"),
+            None,
+            format!("source `{name}` removed"),
+        ),
     };
-    let r = req.send().await.ok()?;
-    let code = r.status().as_u16();
-    Some((code, r.json().await.unwrap_or_default()))
+    let (code, v) = api.send(method, &path, body, t).await?;
+    api.check(code, &v)?;
+    println!("{done} (by the pipeline at {})", api.base());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `POST …/test` on a pipeline, its items and problems printed.
+async fn print_test(api: &ApiClient, name: &str, limit: usize) -> anyhow::Result<ExitCode> {
+    let path = format!("/api/v1/sources/{name}/test");
+    let (code, body) = api
+        .send(reqwest::Method::POST, &path, None, Duration::from_secs(60))
+        .await?;
+    api.check(code, &body)?;
+    let items = body["items"].as_array().cloned().unwrap_or_default();
+    let problems = body["problems"].as_array().cloned().unwrap_or_default();
+    for it in items.iter().take(limit) {
+        println!("{it}");
+    }
+    for p in &problems {
+        eprintln!(
+            "problem ({}, item {}): {}",
+            p["format"], p["index"], p["error"]
+        );
+    }
+    eprintln!(
+        "test {name}: {} item(s), {} problem(s), {} shown; nothing stored",
+        items.len(),
+        problems.len(),
+        items.len().min(limit)
+    );
+    Ok(if items.is_empty() && !problems.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

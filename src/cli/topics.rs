@@ -53,7 +53,10 @@ pub async fn run(a: TopicsArgs) -> anyhow::Result<ExitCode> {
         } => {
             let names: Vec<String> = match name {
                 Some(n) => vec![n],
-                None => crate::log::TOPICS.iter().map(|t| t.to_string()).collect(),
+                None => crate::runtime::services::topics()
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
             };
             let partitions = partitions.unwrap_or(cfg.topics.partitions);
             if !(1..=4096).contains(&partitions) {
@@ -74,7 +77,7 @@ pub async fn run(a: TopicsArgs) -> anyhow::Result<ExitCode> {
     };
     let topics = log.describe().await?;
     let mut groups = Vec::new();
-    for stage in crate::stages::STAGES {
+    for stage in crate::runtime::services::stage_names() {
         for t in &topics {
             let offs = store.offsets(stage, &t.name).await?;
             if !offs.is_empty() {

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::backoff::{Backoff, sleep_or_shutdown};
-use super::commit::commit;
-use super::health::{Health, Status};
 use crate::error::{ErrorClass, StageError};
+use crate::health::{Health, Status};
 use crate::log::{EventLog, LogRecord};
+use crate::runtime::commit;
 use crate::stages::{Effects, Stage};
 use crate::store::{Commit, DeadLetter, OffsetCommit, Store};
 
@@ -203,6 +203,13 @@ impl Committer {
                 }
                 Outcome::Dead(d) => c.dead_letters.push(d.clone()),
             }
+        }
+        for d in &c.dead_letters {
+            // Once per letter as it is committed (a replay that dead-letters the same
+            // input again says so again); `sigflow dlq list` has the payload.
+            tracing::warn!(stage = %d.stage, topic = %d.topic, partition = d.partition,
+                offset = d.offset, item = ?d.item_index, class = %d.error_class, id = %d.id,
+                error = %sigflow_core::redact::redact(&d.error), "dead letter");
         }
         c.offsets = offsets
             .into_iter()

@@ -14,13 +14,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::health::{Health, Status};
+use super::services::{self, Deps, Kind, SERVICES, TaskOptions};
 use super::stage_runner::{RunnerConfig, StageRunner};
 use crate::config::Config;
 use crate::error::StageError;
+use crate::health::{Health, Status};
 use crate::lake::Lake;
-use crate::log::{EventLog, TOPICS, TopicSpec};
-use crate::stages::{EnrichStage, NormalizeStage, Stage};
+use crate::log::{EventLog, TopicSpec};
+use crate::stages::Stage;
 use crate::store::{SqliteDb, Store, StoreCounts};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,15 @@ pub enum BuildError {
     Other(String),
 }
 
+/// Why a run ended in failure.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("pipeline stopped on a fatal error: {0}")]
+    Fatal(StageError),
+}
+
 pub struct Pipeline {
     pub cfg: Config,
     pub store: Arc<dyn Store>,
@@ -42,6 +52,9 @@ pub struct Pipeline {
     pub log: Arc<dyn EventLog>,
     pub lake: Arc<dyn Lake>,
     pub health: Health,
+    /// What the services are built from.
+    deps: Deps,
+    /// Every stage of the registry (idle means all of them caught up, wherever they run).
     stages: Vec<Arc<dyn Stage>>,
     /// Held while the pipeline lives: two pipelines on one database would fight over
     /// consumer offsets.
@@ -52,18 +65,28 @@ pub struct Pipeline {
 pub struct RunOptions {
     /// Stop once every finite source is done and every stage has caught up.
     pub exit_when_idle: bool,
-    pub start_sources: bool,
-    pub start_api: bool,
-    /// Stages this process runs (by name); the others run elsewhere.
-    pub stages: Vec<String>,
+    /// Roles this process runs (see [`services::roles`]); the others run elsewhere.
+    /// Services of no role (housekeeping) run in every process.
+    pub roles: Vec<&'static str>,
     /// Called with the bound API address (the port may have been 0).
     pub on_listen: Option<fn(std::net::SocketAddr)>,
 }
 
 impl RunOptions {
-    /// Every stage of the pipeline, in flow order.
-    pub fn all_stages() -> Vec<String> {
-        vec!["normalize".into(), "enrich".into()]
+    /// Every role of the registry.
+    pub fn all_roles() -> Vec<&'static str> {
+        services::roles().into_iter().map(|r| r.0).collect()
+    }
+
+    /// Every role but those named.
+    pub fn all_roles_but(skip: &[&str]) -> Vec<&'static str> {
+        let mut r = Self::all_roles();
+        r.retain(|x| !skip.contains(x));
+        r
+    }
+
+    fn runs(&self, role: &str) -> bool {
+        role == services::EVERY_PROCESS || self.roles.contains(&role)
     }
 }
 
@@ -86,25 +109,48 @@ impl Pipeline {
         store.migrate().await?;
         let log = crate::log::open(&cfg.log, db.as_ref())?;
         let lake = crate::lake::open(&cfg.lake, cfg.lake_files.fsync)?;
-        for name in TOPICS {
+        // A topic made bigger on purpose (`sigflow topics create --partitions 8`) keeps
+        // its partitions: the config's count is the least, not a demand to shrink.
+        let existing: std::collections::HashMap<String, u32> = log
+            .describe()
+            .await?
+            .into_iter()
+            .map(|t| (t.name, t.partitions.len() as u32))
+            .collect();
+        for name in services::topics() {
+            let have = existing.get(name).copied().unwrap_or(0);
+            if have > cfg.topics.partitions {
+                tracing::info!(
+                    topic = name,
+                    partitions = have,
+                    configured = cfg.topics.partitions,
+                    "topic has more partitions than topics.partitions; keeping them"
+                );
+            }
             log.create_topic(&TopicSpec {
                 name: name.to_string(),
-                partitions: cfg.topics.partitions,
+                partitions: cfg.topics.partitions.max(have),
                 retention: Duration::from_secs(cfg.topics.retention_hours * 3600),
             })
             .await?;
         }
         let health = Health::default();
-        let chain = crate::enrich::Chain::new(&cfg.enrich).map_err(BuildError::Other)?;
-        let stages: Vec<Arc<dyn Stage>> = vec![
-            Arc::new(NormalizeStage::new(
-                lake.clone(),
-                store.clone(),
-                health.clone(),
-                cfg.pipeline.drift_threshold,
-            )),
-            Arc::new(EnrichStage::new(chain, state)),
-        ];
+        let deps = Deps {
+            cfg: cfg.clone(),
+            store: store.clone(),
+            log: log.clone(),
+            lake: lake.clone(),
+            health: health.clone(),
+            state,
+            progress: Arc::new(super::source_supervisor::Progress::default()),
+        };
+        let stages = SERVICES
+            .iter()
+            .filter_map(|s| match s.kind {
+                Kind::Stage(build) => build(&deps).transpose(),
+                Kind::Task(_) => None,
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         // Sources are not built here: the config's validation already checked each
         // one, and the supervisor builds them when it starts them (a source that still
         // cannot start is reported on the health board, not fatal to the others).
@@ -115,6 +161,7 @@ impl Pipeline {
             log,
             lake,
             health,
+            deps,
             stages,
             _lock: lock,
         })
@@ -130,7 +177,7 @@ impl Pipeline {
         self,
         opts: RunOptions,
         signal: impl Future<Output = ()>,
-    ) -> Result<RunSummary, anyhow::Error> {
+    ) -> Result<RunSummary, RunError> {
         let started = Instant::now();
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks: JoinSet<Result<(), StageError>> = JoinSet::new();
@@ -142,88 +189,47 @@ impl Pipeline {
             backoff: self.cfg.backoff(),
         };
 
-        if opts.start_api && self.cfg.api.enabled {
-            let listener = tokio::net::TcpListener::bind(&self.cfg.api.listen)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", self.cfg.api.listen))?;
-            let addr = listener.local_addr()?;
-            tracing::info!(%addr, "API listening");
-            if let Some(f) = opts.on_listen {
-                f(addr);
-            }
-            let app = crate::api::router(crate::api::AppState {
-                store: self.store.clone(),
-                lake: self.lake.clone(),
-                log: self.log.clone(),
-                health: self.health.clone(),
-                max_page_size: self.cfg.api.max_page_size,
-                max_body_bytes: self.cfg.api.max_body_bytes,
-                request_timeout: Duration::from_secs(self.cfg.api.request_timeout_secs),
-                config_sources: Arc::new(self.cfg.sources.clone()),
-            });
-            let mut stop = stop_rx.clone();
-            tasks.spawn(async move {
-                let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                });
-                serve
-                    .await
-                    .map_err(|e| StageError::fatal(format!("API server: {e}")))
-            });
-        }
-
-        let stages: Vec<Arc<dyn Stage>> = self
-            .stages
-            .iter()
-            .filter(|s| opts.stages.iter().any(|n| n == s.name()))
-            .cloned()
-            .collect();
-        for stage in &stages {
-            let runner = StageRunner {
-                stage: stage.clone(),
-                log: self.log.clone(),
-                store: self.store.clone(),
-                cfg: runner_cfg.clone(),
-                health: self.health.clone(),
-            };
-            tasks.spawn(runner.run(stop_rx.clone()));
-        }
-
-        let progress = Arc::new(super::source_supervisor::Progress::default());
-        if opts.start_sources {
-            let supervisor = super::source_supervisor::SourceSupervisor {
-                config: self.cfg.sources.clone(),
-                log: self.log.clone(),
-                store: self.store.clone(),
-                lake: self.lake.clone(),
-                backoff: self.cfg.backoff(),
-                breaker: self.cfg.breaker(),
-                health: self.health.clone(),
-                progress: progress.clone(),
-            };
-            let stop = stop_rx.clone();
-            tasks.spawn(async move {
-                supervisor.run(stop).await;
-                Ok(())
-            });
-        }
-
-        {
-            let (log, mut stop) = (self.log.clone(), stop_rx.clone());
-            let every = Duration::from_secs(self.cfg.topics.retention_check_secs);
-            tasks.spawn(async move {
-                while super::backoff::sleep_or_shutdown(every, &mut stop).await {
-                    match log.enforce_retention().await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(deleted = n, "log retention removed old records"),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "log retention failed; will try again")
-                        }
-                    }
+        let task_opts = TaskOptions {
+            on_listen: opts.on_listen,
+        };
+        for spec in SERVICES.iter().filter(|s| opts.runs(s.role)) {
+            match spec.kind {
+                Kind::Stage(_) => {
+                    let Some(stage) = self.stage(spec.name) else {
+                        continue;
+                    };
+                    let runner = StageRunner {
+                        stage,
+                        log: self.log.clone(),
+                        store: self.store.clone(),
+                        cfg: runner_cfg.clone(),
+                        health: self.health.clone(),
+                    };
+                    tasks.spawn(runner.run(stop_rx.clone()));
                 }
-                Ok(())
-            });
+                Kind::Task(build) => {
+                    let Some(task) = build(&self.deps, &task_opts)? else {
+                        continue;
+                    };
+                    let (health, comp) = (self.health.clone(), format!("service:{}", spec.name));
+                    health.register(&comp);
+                    health.ok(&comp, 0);
+                    let run = task(stop_rx.clone());
+                    tasks.spawn(async move {
+                        let res = run.await;
+                        if let Err(e) = &res {
+                            health.set_status(&comp, Status::Failed, Some(e.to_string()));
+                        }
+                        res
+                    });
+                }
+            }
         }
+        let progress = self.deps.progress.clone();
+        // Idle waits for the sources only where they run.
+        let start_sources = SERVICES
+            .iter()
+            .any(|s| s.name == "sources" && opts.runs(s.role));
         self.health.register("store");
         self.health.register("lake");
 
@@ -233,7 +239,7 @@ impl Pipeline {
             }
             loop {
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                if (!opts.start_sources || progress.all_done())
+                if (!start_sources || progress.all_done())
                     // Every stage of the pipeline, wherever it runs: with roles split
                     // across processes, "idle" still means the whole flow caught up.
                     && idle(self.log.as_ref(), self.store.as_ref(), &self.stages)
@@ -293,9 +299,11 @@ impl Pipeline {
                 "some tasks did not stop within 15 s; abandoning them (uncommitted work is redone on restart)"
             );
         }
-        let counts = self.store.counts().await.unwrap_or_default();
+        let counts = crate::store::repos::counts(self.store.sql())
+            .await
+            .unwrap_or_default();
         if let Some(e) = fatal {
-            return Err(anyhow::anyhow!("pipeline stopped on a fatal error: {e}"));
+            return Err(RunError::Fatal(e));
         }
         Ok(RunSummary {
             counts,

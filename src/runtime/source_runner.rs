@@ -8,20 +8,20 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tokio::sync::watch;
 
 use super::backoff::{Backoff, sleep_or_shutdown};
-use super::commit::commit;
-use super::health::{Health, Status};
 use crate::error::ErrorClass;
+use crate::health::{Health, Status};
 use crate::lake::{Lake, PutOutcome, raw_key, sha256_hex};
-use crate::log::{EventLog, TOPIC_RAW};
-use crate::model::{RAW_SCHEMA_VERSION, RawEvent};
+use crate::log::EventLog;
+use crate::runtime::commit;
+use crate::sources::raw::{ext_of, raw_append};
 use crate::sources::{Payload, Poll, Source, SourceError};
-use crate::store::{Append, Commit, Store};
+use crate::store::{Commit, Store};
 
 pub struct SourceRunner {
     pub source: Box<dyn Source>,
@@ -53,28 +53,46 @@ impl Default for BreakerSettings {
     }
 }
 
+/// Opens when a source has been failing for a while, not after a burst: at least
+/// `failures` failures *and* [`MIN_FAILING`] since the first of them, so a blip of a
+/// few seconds only backs off. Once open it probes again (half-open) after
+/// [`FIRST_PROBE`], doubling to `cooldown` while the probes fail.
 struct Breaker {
     settings: BreakerSettings,
     failures: u32,
+    since: Option<Instant>,
+    open_rounds: u32,
 }
+
+const MIN_FAILING: Duration = Duration::from_secs(30);
+const FIRST_PROBE: Duration = Duration::from_secs(30);
 
 impl Breaker {
     fn new(settings: BreakerSettings) -> Self {
         Breaker {
             settings,
             failures: 0,
+            since: None,
+            open_rounds: 0,
         }
     }
 
     fn success(&mut self) {
         self.failures = 0;
+        self.since = None;
+        self.open_rounds = 0;
     }
 
     /// The wait before the next try, and whether the circuit is (still) open.
-    fn failure(&mut self, backoff: &Backoff) -> (Duration, bool) {
+    fn failure(&mut self, backoff: &Backoff, now: Instant) -> (Duration, bool) {
         self.failures += 1;
-        if self.failures >= self.settings.failures {
-            (self.settings.cooldown, true)
+        let since = *self.since.get_or_insert(now);
+        if self.failures >= self.settings.failures && now.duration_since(since) >= MIN_FAILING {
+            let probe = FIRST_PROBE
+                .saturating_mul(1 << self.open_rounds.min(16))
+                .min(self.settings.cooldown);
+            self.open_rounds += 1;
+            (probe, true)
         } else {
             (backoff.delay(self.failures), false)
         }
@@ -87,7 +105,7 @@ impl SourceRunner {
         let comp = format!("source:{name}");
         self.health.register(&comp);
         let mut cursor = loop {
-            match self.store.cursor(&name).await {
+            match crate::store::repos::cursors::get(self.store.sql(), &name).await {
                 Ok(c) => break c,
                 Err(e) => {
                     self.health
@@ -148,14 +166,14 @@ impl SourceRunner {
                     wait
                 }
                 Err(SourceError::Transient(e)) => {
-                    let (wait, opened) = breaker.failure(&self.backoff);
+                    let (wait, opened) = breaker.failure(&self.backoff, Instant::now());
                     let attempt = breaker.failures;
                     if opened {
                         tracing::error!(source = %name, error = %e, attempt, cooldown_secs = wait.as_secs(), "source keeps failing; circuit open");
                         metrics::counter!("sigflow_source_circuit_open_total", "source" => name.clone())
                             .increment(1);
                         let msg = format!(
-                            "circuit open after {attempt} failures in a row, next try in {}s: {e}",
+                            "circuit open after {attempt} failures over 30 s or more, next try in {}s: {e}",
                             wait.as_secs()
                         );
                         self.health.set_status(&comp, Status::Retrying, Some(msg));
@@ -254,74 +272,34 @@ impl SourceRunner {
     }
 }
 
-/// The lake file extension of a payload: its format's, unless the bytes are a ZIP
-/// archive (the House Clerk publishes its index zipped).
-pub fn ext_of(p: &Payload) -> &'static str {
-    if p.body.starts_with(b"PK\x03\x04") {
-        return "zip";
-    }
-    crate::normalize::find(&p.format)
-        .map(|n| n.ext())
-        .unwrap_or("bin")
-}
-
-/// The `raw` event of a payload already filed in the lake under `key`: what the
-/// source runner and the webhook endpoint append.
-pub fn raw_append(
-    source: &str,
-    p: Payload,
-    key: String,
-    sha: String,
-    observed_at: chrono::DateTime<Utc>,
-) -> Append {
-    let ext = ext_of(&p);
-    let event = RawEvent {
-        schema_version: RAW_SCHEMA_VERSION,
-        source: source.to_string(),
-        format: p.format,
-        lake_key: key,
-        content_type: match ext {
-            "xml" => "application/xml",
-            "csv" => "text/csv",
-            "jsonl" => "application/x-ndjson",
-            "zip" => "application/zip",
-            _ => "application/json",
-        }
-        .into(),
-        bytes: p.body.len() as u64,
-        sha256: sha,
-        observed_at,
-        meta: p.meta,
-    };
-    Append {
-        topic: TOPIC_RAW.into(),
-        key: Some(event.key().into_bytes()),
-        value: serde_json::to_vec(&event).expect("raw events serialize"),
-        ..Default::default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn breaker_opens_after_a_run_of_failures_and_closes_on_success() {
+    fn breaker_opens_on_a_lasting_failure_not_a_blip_and_probes_sooner() {
         let backoff = Backoff {
             initial: Duration::from_millis(10),
             max: Duration::from_millis(100),
         };
         let mut b = Breaker::new(BreakerSettings {
             failures: 3,
-            cooldown: Duration::from_secs(60),
+            cooldown: Duration::from_secs(300),
         });
-        assert!(!b.failure(&backoff).1);
-        assert!(!b.failure(&backoff).1);
-        assert_eq!(b.failure(&backoff), (Duration::from_secs(60), true));
-        // Still open: every further failure waits the cooldown.
-        assert_eq!(b.failure(&backoff), (Duration::from_secs(60), true));
+        let t0 = Instant::now();
+        // A blip: many failures within a few seconds only back off.
+        for i in 0..8 {
+            assert!(!b.failure(&backoff, t0 + Duration::from_millis(500 * i)).1);
+        }
+        // Still failing 30 s later: open, first probe after 30 s, then 60, 120, 240, 300.
+        let later = t0 + Duration::from_secs(31);
+        assert_eq!(b.failure(&backoff, later), (Duration::from_secs(30), true));
+        assert_eq!(b.failure(&backoff, later).0, Duration::from_secs(60));
+        assert_eq!(b.failure(&backoff, later).0, Duration::from_secs(120));
+        assert_eq!(b.failure(&backoff, later).0, Duration::from_secs(240));
+        assert_eq!(b.failure(&backoff, later).0, Duration::from_secs(300));
         b.success();
-        let (wait, open) = b.failure(&backoff);
+        let (wait, open) = b.failure(&backoff, later);
         assert!(!open && wait <= Duration::from_millis(10));
     }
 }

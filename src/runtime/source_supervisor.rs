@@ -13,9 +13,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::backoff::{Backoff, sleep_or_shutdown};
-use super::health::{Health, Status};
 use super::source_runner::{BreakerSettings, SourceRunner};
 use crate::config::SourceConfig;
+use crate::health::{Health, Status};
 use crate::lake::Lake;
 use crate::log::EventLog;
 use crate::sources::catalog;

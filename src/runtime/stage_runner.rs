@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, watch};
 
 use super::backoff::{Backoff, sleep_or_shutdown};
 use super::committer::{Committer, LagReporter, Outcome, Positions, Processed, dead_letter};
-use super::health::{Health, Status};
 use crate::error::{ErrorClass, StageError};
+use crate::health::{Health, Status};
 use crate::log::{Consumer, EventLog, LogRecord};
 use crate::stages::{Effects, Stage};
 use crate::store::{OffsetCommit, Store};
@@ -195,6 +195,9 @@ impl StageRunner {
         batch: &[LogRecord],
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<Option<Vec<Outcome>>, StageError> {
+        if self.stage.retry_per_record() {
+            return self.process_one_by_one(batch, shutdown).await;
+        }
         let name = self.stage.name();
         let mut attempt = 0;
         loop {
@@ -237,6 +240,56 @@ impl StageRunner {
                     .collect(),
             ));
         }
+    }
+
+    /// A stage with side effects: one record at a time, a transient failure retried
+    /// for that record alone (the ones before it are done and are not run again), until
+    /// the effects reach `batch_size`. `Ok(None)` = shutdown during a retry wait: what
+    /// was processed is dropped uncommitted, and its side effects' journal rows make
+    /// the redo free.
+    async fn process_one_by_one(
+        &self,
+        batch: &[LogRecord],
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Option<Vec<Outcome>>, StageError> {
+        let name = self.stage.name();
+        let mut out = Vec::with_capacity(batch.len());
+        let mut produced = 0usize;
+        for rec in batch {
+            let mut attempt = 0;
+            let result = loop {
+                match self.stage.process(rec).await {
+                    Err(e) if e.class == ErrorClass::Transient => {
+                        attempt += 1;
+                        metrics::counter!("sigflow_stage_retries_total", "stage" => name)
+                            .increment(1);
+                        tracing::warn!(stage = name, attempt, partition = rec.partition,
+                            offset = rec.offset, error = %e, "transient failure; retrying this record");
+                        self.health.set_status(
+                            &self.component(),
+                            Status::Retrying,
+                            Some(e.to_string()),
+                        );
+                        if !sleep_or_shutdown(self.cfg.backoff.delay(attempt), shutdown).await {
+                            return Ok(None);
+                        }
+                    }
+                    other => break other,
+                }
+            };
+            out.push(match result {
+                Ok(fx) => {
+                    produced += fx.outputs.len().max(fx.writes.len()) + fx.rejects.len();
+                    Outcome::Done(fx)
+                }
+                Err(e) if e.class == ErrorClass::Fatal => return Err(e),
+                Err(e) => Outcome::Dead(dead_letter(name, rec, None, &e.message, None, e.class)),
+            });
+            if produced >= self.cfg.batch_size {
+                break;
+            }
+        }
+        Ok(Some(out))
     }
 
     /// Record by record, `concurrency` at a time, until the effects reach `batch_size`.

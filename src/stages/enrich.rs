@@ -47,15 +47,30 @@ fn parse(record: &LogRecord) -> Result<Content, StageError> {
 }
 
 fn effects(record: &LogRecord, item: Content) -> Effects {
+    // Items this one turned out to precede (it arrived after them): their stored
+    // verdicts are brought up to date in the same commit.
+    let revised: Vec<Write> = item
+        .enrichments
+        .get("dedup")
+        .and_then(|d| d.get("revised"))
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|r| Some((r.get("id")?.as_str()?, r.get("at_ms")?.as_i64()?)))
+        .map(|(id, at)| Write::Sql(crate::store::repos::contents::sync_dedup(id, at)))
+        .collect();
     let stored = StoredContent::new(item);
+    let value = stored.doc.clone().into_bytes();
+    let mut writes = vec![Write::UpsertContent(std::sync::Arc::new(stored))];
+    writes.extend(revised);
     Effects {
         outputs: vec![Append {
             topic: TOPIC_ENRICHED.into(),
             key: record.key.clone(),
-            value: stored.doc.clone().into_bytes(),
+            value,
             ..Default::default()
         }],
-        writes: vec![Write::UpsertContent(std::sync::Arc::new(stored))],
+        writes,
         rejects: Vec::new(),
     }
 }
@@ -79,8 +94,20 @@ fn enrich_batch(
         })
         .collect();
     if split < all.end && items.iter().any(Result::is_ok) {
+        // The stateful part in time order (happened_at, then id): items that arrive
+        // together are decided as if they had arrived one by one, earliest first.
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by_key(|&i| match &items[i] {
+            Ok(it) => (0, it.happened_at, it.id),
+            Err(_) => (
+                1,
+                chrono::DateTime::<chrono::Utc>::MIN_UTC,
+                uuid::Uuid::nil(),
+            ),
+        });
         let outcome = state.batch(&mut |tx| {
-            for item in items.iter_mut() {
+            for &i in &order {
+                let item = &mut items[i];
                 if let Ok(it) = item
                     && let Err(e) = chain.run_range(it, tx, split..all.end)
                 {

@@ -3,6 +3,7 @@
 //! so a stage is only the logic of its step.
 
 mod enrich;
+pub mod forward;
 mod normalize;
 
 use async_trait::async_trait;
@@ -12,6 +13,7 @@ use crate::log::LogRecord;
 use crate::store::{Append, Write};
 
 pub use enrich::EnrichStage;
+pub use forward::ForwardStage;
 pub use normalize::NormalizeStage;
 
 /// One item of an otherwise good record that failed (goes to the DLQ on its own).
@@ -36,8 +38,17 @@ pub trait Stage: Send + Sync {
     fn name(&self) -> &'static str;
     fn input(&self) -> &'static str;
     /// Processes one record. Must be deterministic in the record's content (and the
-    /// lake bytes it names), so a replay produces the same effects.
+    /// lake bytes it names), so a replay produces the same effects. A call to the
+    /// outside world (a delivery, an LLM) goes through the side-effect journal
+    /// (`store::repos::effects::once`), which makes it once per key.
     async fn process(&self, record: &LogRecord) -> Result<Effects, StageError>;
+
+    /// True for a stage with side effects: the runner then processes its records one
+    /// at a time and retries a transient failure for that record alone, so the
+    /// records before it in the batch are not processed (and paid for) again.
+    fn retry_per_record(&self) -> bool {
+        false
+    }
 
     /// True when the stage prefers [`Stage::process_batch`]: one record in, at most
     /// one item out, and shared work per batch (the enrich stage's state transaction).
@@ -54,6 +65,3 @@ pub trait Stage: Send + Sync {
         out
     }
 }
-
-/// Every stage, by name, in flow order. The one registry.
-pub const STAGES: &[&str] = &["normalize", "enrich"];

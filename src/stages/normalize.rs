@@ -59,13 +59,12 @@ impl NormalizeStage {
     async fn quarantine_of(&self, source: &str) -> Result<Option<String>, StageError> {
         let mut q = self.quarantined.lock().await;
         if q.0.is_none_or(|t| t.elapsed() >= QUARANTINE_REFRESH) {
-            let now: HashMap<String, String> = self
-                .store
-                .source_defs()
-                .await?
-                .into_iter()
-                .filter_map(|d| d.quarantine.map(|r| (d.name, r)))
-                .collect();
+            let now: HashMap<String, String> =
+                crate::store::repos::source_defs::list(self.store.sql())
+                    .await?
+                    .into_iter()
+                    .filter_map(|d| d.quarantine.map(|r| (d.name, r)))
+                    .collect();
             for lifted in q.1.keys().filter(|k| !now.contains_key(*k)) {
                 tracing::info!(source = %lifted, "parser quarantine lifted");
                 self.health.remove(&format!("parser:{lifted}"));
@@ -104,9 +103,7 @@ impl NormalizeStage {
             return Ok(false);
         }
         let reason = format!("{n} payloads in a row unreadable as `{format}`; last: {error}");
-        let mut def = self
-            .store
-            .source_defs()
+        let mut def = crate::store::repos::source_defs::list(self.store.sql())
             .await?
             .into_iter()
             .find(|d| d.name == source)
@@ -129,7 +126,7 @@ impl NormalizeStage {
                 .increment(1);
             def.quarantine = Some(reason.clone());
             def.updated_at = chrono::Utc::now();
-            self.store.put_source_def(&def).await?;
+            crate::store::repos::source_defs::put(self.store.sql(), &def).await?;
         }
         self.flag(source, &reason);
         let mut q = self.quarantined.lock().await;

@@ -8,21 +8,22 @@ use std::time::{Duration, Instant};
 use sigflow::lake::{Lake, LakeError, PutOutcome};
 use sigflow::log::{EventLog, TopicSpec};
 use sigflow::model::{CONTENT_SCHEMA_VERSION, Content, ContentType, content_id};
+use sigflow::store::repos::contents::Order;
 use sigflow::store::{
-    Append, Commit, ContentQuery, DeadLetter, OffsetCommit, Store, StoreError, Write,
+    Append, Commit, ContentQuery, DeadLetter, OffsetCommit, Store, StoreError, Write, repos,
 };
 
 use crate::util::TestDir;
 
-struct Backends {
-    name: &'static str,
-    log: Arc<dyn EventLog>,
-    store: Arc<dyn Store>,
-    lake: Arc<dyn Lake>,
+pub(crate) struct Backends {
+    pub name: &'static str,
+    pub log: Arc<dyn EventLog>,
+    pub store: Arc<dyn Store>,
+    pub lake: Arc<dyn Lake>,
     _dir: TestDir,
 }
 
-fn backends() -> Vec<Backends> {
+pub(crate) fn backends() -> Vec<Backends> {
     let dir = TestDir::new("conformance-embedded");
     let sigflow::store::OpenedStore { store, db, .. } = sigflow::store::open(
         &format!("sqlite://{}", dir.join("s.db").display()),
@@ -41,7 +42,7 @@ fn backends() -> Vec<Backends> {
     }]
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -82,7 +83,7 @@ fn event_log_conformance() {
 /// The distributed pair on real servers started for the test: a Kafka-protocol broker
 /// (tansu) and PostgreSQL 15. The servers stop when the first element drops.
 #[cfg(all(feature = "kafka", feature = "postgres"))]
-fn distributed() -> (
+pub(crate) fn distributed() -> (
     (crate::servers::Tansu, crate::servers::Postgres),
     Arc<dyn EventLog>,
     Arc<dyn Store>,
@@ -274,8 +275,11 @@ async fn event_log_suite(log: Arc<dyn EventLog>, store: Arc<dyn Store>) -> Resul
     }
 
     if log.kind() == "kafka" {
-        // The broker enforces retention (`retention.ms`, set at creation); sigflow's
-        // own rule below applies to the embedded log.
+        // Documented exception: the broker enforces retention (`retention.ms`, set at
+        // creation); sigflow's own rule below applies to the embedded log, and on
+        // Kafka sigflow deletes nothing itself.
+        let deleted = log.enforce_retention().await.map_err(|e| e.to_string())?;
+        assert_eq!(deleted, 0, "sigflow never deletes from a Kafka topic");
         return Ok(());
     }
     // Retention removes old records only below every group's committed offset.
@@ -318,7 +322,7 @@ async fn event_log_suite(log: Arc<dyn EventLog>, store: Arc<dyn Store>) -> Resul
     Ok(())
 }
 
-fn item(source_id: &str, text: &str, hour: u32) -> Content {
+pub(crate) fn item(source_id: &str, text: &str, hour: u32) -> Content {
     let t = chrono::DateTime::parse_from_rfc3339(&format!("2026-11-01T{hour:02}:00:00Z"))
         .unwrap()
         .to_utc();
@@ -410,8 +414,14 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
             next_offset: 3
         }]
     );
-    assert_eq!(store.cursor("src").await.map_err(e)?.as_deref(), Some("c1"));
-    assert_eq!(store.counts().await.map_err(e)?.contents, 2);
+    assert_eq!(
+        repos::cursors::get(store.sql(), "src")
+            .await
+            .map_err(e)?
+            .as_deref(),
+        Some("c1")
+    );
+    assert_eq!(repos::counts(store.sql()).await.map_err(e)?.contents, 2);
 
     // All or nothing: a commit whose log append cannot be applied leaves no trace.
     if transactional {
@@ -432,15 +442,20 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
             3,
             "offsets unchanged"
         );
-        assert_eq!(store.cursor("src").await.map_err(e)?.as_deref(), Some("c1"));
-        assert_eq!(store.counts().await.map_err(e)?.contents, 2);
-        assert_eq!(store.counts().await.map_err(e)?.dlq, 1);
+        assert_eq!(
+            repos::cursors::get(store.sql(), "src")
+                .await
+                .map_err(e)?
+                .as_deref(),
+            Some("c1")
+        );
+        assert_eq!(repos::counts(store.sql()).await.map_err(e)?.contents, 2);
+        assert_eq!(repos::counts(store.sql()).await.map_err(e)?.dlq, 1);
     }
 
     // Idempotent upserts: the same document changes nothing; a newer harvest replaces the
     // document but keeps the first observation time.
-    let a = store
-        .content(&content_id("reddit", "a").to_string())
+    let a = repos::contents::get(store.sql(), &content_id("reddit", "a").to_string())
         .await
         .map_err(e)?
         .ok_or("a stored")?;
@@ -452,7 +467,10 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
         .await
         .map_err(e)?;
     assert_eq!(
-        store.content(&a.id.to_string()).await.map_err(e)?.unwrap(),
+        repos::contents::get(store.sql(), &a.id.to_string())
+            .await
+            .map_err(e)?
+            .unwrap(),
         a
     );
     let mut newer = item("a", "$TSLA up, edited", 1);
@@ -464,7 +482,10 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
         })
         .await
         .map_err(e)?;
-    let a2 = store.content(&a.id.to_string()).await.map_err(e)?.unwrap();
+    let a2 = repos::contents::get(store.sql(), &a.id.to_string())
+        .await
+        .map_err(e)?
+        .unwrap();
     assert_eq!(a2.text, "$TSLA up, edited");
     assert_eq!(a2.observed_at, a.observed_at, "first observation is kept");
 
@@ -484,8 +505,7 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
             .await
             .map_err(e)?;
     }
-    let o = store
-        .content(&old.id.to_string())
+    let o = repos::contents::get(store.sql(), &old.id.to_string())
         .await
         .map_err(e)?
         .unwrap();
@@ -501,8 +521,7 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
         .await
         .map_err(e)?;
     assert_eq!(
-        store
-            .content(&old.id.to_string())
+        repos::contents::get(store.sql(), &old.id.to_string())
             .await
             .map_err(e)?
             .unwrap(),
@@ -511,47 +530,97 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
     );
 
     // Queries: newest first, filters, keyset paging.
-    let all = store
-        .contents(&ContentQuery {
+    let all = repos::contents::query(
+        store.sql(),
+        &ContentQuery {
             limit: 10,
             ..Default::default()
-        })
-        .await
-        .map_err(e)?;
+        },
+    )
+    .await
+    .map_err(e)?;
     assert_eq!(
-        all.iter().map(|c| c.source_id.as_str()).collect::<Vec<_>>(),
+        all.iter()
+            .map(|c| c.1.source_id.as_str())
+            .collect::<Vec<_>>(),
         vec!["o", "b", "a"]
     );
-    let tsla = store
-        .contents(&ContentQuery {
+    // Commit order: `o` was committed last; a replaced document keeps its number, so
+    // a poller following `seq` is not shown the edited `a` again.
+    let ingested = repos::contents::query(
+        store.sql(),
+        &ContentQuery {
+            order: Order::IngestedAfter(0),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(e)?;
+    let seqs: Vec<i64> = ingested.iter().map(|r| r.0).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert_eq!(ingested.last().map(|r| r.1.source_id.as_str()), Some("o"));
+    let after = repos::contents::query(
+        store.sql(),
+        &ContentQuery {
+            order: Order::IngestedAfter(seqs[1]),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(e)?;
+    assert_eq!(
+        after
+            .iter()
+            .map(|r| r.1.source_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["o"]
+    );
+    let by_name = repos::contents::query(
+        store.sql(),
+        &ContentQuery {
+            fetched_by: Some(all[0].1.fetched_by.clone()),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(e)?;
+    assert_eq!(by_name.len(), 3);
+    let tsla = repos::contents::query(
+        store.sql(),
+        &ContentQuery {
             ticker: Some("TSLA".into()),
             limit: 10,
             ..Default::default()
-        })
-        .await
-        .map_err(e)?;
+        },
+    )
+    .await
+    .map_err(e)?;
     assert_eq!(tsla.len(), 1);
-    let page2 = store
-        .contents(&ContentQuery {
-            before: Some((
-                sigflow::model::to_micros(all[0].happened_at),
-                all[0].id.to_string(),
-            )),
+    let page2 = repos::contents::query(
+        store.sql(),
+        &ContentQuery {
+            order: Order::HappenedBefore(
+                sigflow::model::to_micros(all[0].1.happened_at),
+                all[0].1.id.to_string(),
+            ),
             limit: 10,
             ..Default::default()
-        })
-        .await
-        .map_err(e)?;
+        },
+    )
+    .await
+    .map_err(e)?;
     assert_eq!(
         page2
             .iter()
-            .map(|c| c.source_id.as_str())
+            .map(|c| c.1.source_id.as_str())
             .collect::<Vec<_>>(),
         vec!["b", "a"]
     );
     assert!(
-        store
-            .content(&content_id("reddit", "zzz").to_string())
+        repos::contents::get(store.sql(), &content_id("reddit", "zzz").to_string())
             .await
             .map_err(e)?
             .is_none()
@@ -565,13 +634,14 @@ async fn store_suite(store: Arc<dyn Store>, log: Arc<dyn EventLog>) -> Result<()
         })
         .await
         .map_err(e)?;
-    assert_eq!(store.counts().await.map_err(e)?.dlq, 1);
+    assert_eq!(repos::counts(store.sql()).await.map_err(e)?.dlq, 1);
     let id = dl(2).id;
-    store
-        .mark_replayed(std::slice::from_ref(&id))
+    repos::dead_letters::mark_replayed(store.sql(), std::slice::from_ref(&id))
         .await
         .map_err(e)?;
-    let got = store.dead_letters(10, &[id]).await.map_err(e)?;
+    let got = repos::dead_letters::list(store.sql(), 10, &[id])
+        .await
+        .map_err(e)?;
     assert_eq!(got[0].replay_count, 1);
     assert!(got[0].replayed_at.is_some());
     store.ping().await.map_err(e)?;

@@ -43,16 +43,14 @@ impl Cluster {
             .env("SIGFLOW__TOPICS__PARTITIONS", self.partitions.to_string())
     }
 
+    /// Stored ids, read through the store's repositories (as the API reads them).
     fn ids(&self) -> BTreeSet<String> {
-        self.pg
-            .psql(&["-c", "SELECT id FROM contents"])
-            .lines()
-            .map(String::from)
-            .collect()
+        crate::crash::Probe::open(self).outcome().ids
     }
 
+    /// A count, through the store's own database handle (no psql).
     fn count(&self, sql: &str) -> i64 {
-        self.pg.psql(&["-c", sql]).trim().parse().unwrap()
+        crate::crash::Probe::open(self).count(sql)
     }
 }
 
@@ -62,53 +60,30 @@ fn demo(cluster: &Cluster, dir: &TestDir, speed: &str) -> Command {
     c
 }
 
+impl crate::crash::Deployment for Cluster {
+    fn name(&self) -> &'static str {
+        "distributed (postgres + kafka + s3)"
+    }
+    fn env<'c>(&self, c: &'c mut Command) -> &'c mut Command {
+        Cluster::env(self, c)
+    }
+    fn store_url(&self) -> String {
+        self.pg.url()
+    }
+    fn log_url(&self) -> Option<String> {
+        Some(self.tansu.url())
+    }
+    fn kill_after_ms(&self) -> std::ops::Range<u64> {
+        600..2_500
+    }
+}
+
 #[test]
 fn demo_on_kafka_postgres_s3_exactly_once_across_kills() {
     let cluster = Cluster::start(4);
     let dir = TestDir::new("kafka-demo");
-    // Kill -9 at pseudo-random moments (fixed seed: a failure can be re-run as it was).
-    let mut rng = fastrand::Rng::with_seed(7);
-    for _ in 0..10 {
-        let mut run = Running::spawn(&mut demo(&cluster, &dir, "300"));
-        std::thread::sleep(Duration::from_millis(rng.u64(600..2_500)));
-        let _ = run.child.kill();
-        let _ = run.child.wait();
-    }
-    let out = run_ok(demo(&cluster, &dir, "max").arg("--exit-when-idle"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("1200 items stored, 9 dead letters"),
-        "{stderr}"
-    );
-    assert_eq!(cluster.ids(), expected_ids());
-    // The DLQ holds exactly the planted poison payloads, each once.
-    assert_eq!(cluster.count("SELECT count(*) FROM dlq"), 9);
-    // Offsets stayed consistent: each stage's committed positions are the topic ends.
-    let offsets = cluster.pg.psql(&[
-        "-c",
-        "SELECT grp, topic, sum(next_offset) FROM consumer_offsets GROUP BY 1, 2 ORDER BY 1",
-    ]);
-    let topics = run_ok(
-        cluster
-            .env(&mut sigflow())
-            .args(["topics", "describe", "--json"]),
-    );
-    let topics: serde_json::Value = serde_json::from_slice(&topics.stdout).unwrap();
-    for line in offsets.lines() {
-        let f: Vec<&str> = line.split('|').collect();
-        let end: u64 = topics["topics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["name"] == f[1])
-            .unwrap()["partitions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["end"].as_u64().unwrap())
-            .sum();
-        assert_eq!(f[2].parse::<u64>().unwrap(), end, "{line}");
-    }
+    // The same scenario as the embedded one (crash.rs), read through the same probe.
+    crate::crash::sigkill_until_mid_run_kills(&cluster, &dir, 5, None);
     // The API serves the items from PostgreSQL.
     let (run, base) = {
         let port = free_port();
@@ -127,6 +102,13 @@ fn demo_on_kafka_postgres_s3_exactly_once_across_kills() {
     assert_eq!(code, 200, "{page}");
     assert_eq!(page["items"].as_array().unwrap().len(), 5, "{page}");
     drop(run);
+}
+
+#[test]
+fn replay_on_kafka_postgres_s3_changes_nothing() {
+    let cluster = Cluster::start(4);
+    // The same scenario as the embedded one (replay.rs), read through the same probe.
+    crate::replay::replay_changes_nothing(&cluster, &TestDir::new("kafka-replay"));
 }
 
 /// A config whose only source is the demo dataset at `speed`.

@@ -352,5 +352,170 @@ fn the_api_filters_by_sentiment_filter_flag_and_duplicates() {
     }
     let (s, e) = get_json(&format!("{base}/api/v1/contents?sentiment=angry"));
     assert_eq!(s, 400);
-    assert!(e["error"].as_str().unwrap().contains("bullish"), "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("bullish"), "{e}");
+}
+
+/// Every stored item's dedup verdict: (id, duplicate flag, first_id), sorted by id.
+fn dedup_verdicts(dir: &TestDir) -> Vec<(String, i64, String)> {
+    let conn = db(&dir.db());
+    let mut st = conn
+        .prepare(
+            "SELECT id, duplicate, json_extract(doc, '$.enrichments.dedup.first_id')
+             FROM contents ORDER BY id",
+        )
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn dedup_gives_the_same_answer_in_any_order_and_never_links_different_tickers() {
+    // Batch size and partition count change the order items reach dedup in (and which
+    // arrive together); the verdicts must not change. Small batches make items that
+    // precede stored ones arrive late, so revisions happen and are checked too.
+    let mut runs = Vec::new();
+    for (batch, partitions) in [("1000", "4"), ("7", "1"), ("3", "8")] {
+        let dir = TestDir::new("dedup-order");
+        let out = run_ok(
+            demo_cmd(&dir, "max")
+                .arg("--exit-when-idle")
+                .env("SIGFLOW__PIPELINE__BATCH_SIZE", batch)
+                .env("SIGFLOW__TOPICS__PARTITIONS", partitions),
+        );
+        assert!(out.status.success());
+        let conn = db(&dir.db());
+        // No item links to an item about other tickers.
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT count(*) FROM contents a JOIN contents b
+                   ON b.id = json_extract(a.doc, '$.enrichments.dedup.first_id')
+                 WHERE a.duplicate = 1
+                   AND json_extract(a.doc, '$.tickers') != json_extract(b.doc, '$.tickers')"
+            ),
+            0
+        );
+        // The stored documents say what the dedup state says.
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT count(*) FROM contents c JOIN dedup_fingerprints f ON f.content_id = c.id
+                 WHERE f.first_id != json_extract(c.doc, '$.enrichments.dedup.first_id')
+                    OR c.duplicate != (f.kind != 'unique')"
+            ),
+            0
+        );
+        let revised = count(
+            &conn,
+            "SELECT count(*) FROM dedup_fingerprints WHERE revised != ''",
+        );
+        let v = dedup_verdicts(&dir);
+        assert!(v.iter().any(|r| r.1 == 1), "the demo has duplicates");
+        runs.push((batch, revised, v));
+    }
+    assert!(
+        runs.iter().any(|r| r.1 > 0),
+        "small batches made some items arrive after later ones: {:?}",
+        runs.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>()
+    );
+    for r in &runs[1..] {
+        let diff = r.2.iter().zip(&runs[0].2).filter(|(a, b)| a != b).count();
+        assert_eq!(diff, 0, "batch size {}: {diff} verdicts differ", r.0);
+    }
+}
+
+#[test]
+fn tickers_explain_every_decision_and_use_the_source_as_evidence() {
+    let input = [
+        r#"{"text": "Harrison Ford was at the Target Center; Boeing (NYSE: BA) rose and NASDAQ:MSFT fell"}"#,
+        r#"{"text": "Delta cuts 2,000 jobs"}"#,
+        r#"{"text": "Delta cuts 2,000 jobs", "source": "sec"}"#,
+        r#"{"text": "IT support said GM to everyone"}"#,
+    ]
+    .join("\n");
+    let out = enrich(&["--only", "cashtags,tickers", "--explain"], &input);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = lines(&out);
+    let decided = |i: usize, t: &str| -> Value {
+        got[i]["explain"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["ticker"] == t)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(got[0]["tickers"], json!(["BA", "MSFT"]));
+    let ford = decided(0, "F");
+    assert_eq!(ford["accepted"], false, "{ford}");
+    assert!(
+        ford["reason"].as_str().unwrap().contains("person"),
+        "{ford}"
+    );
+    let target = decided(0, "TGT");
+    assert!(
+        target["reason"].as_str().unwrap().contains("venue"),
+        "{target}"
+    );
+    assert_eq!(decided(0, "BA")["via"], "exchange");
+    assert_eq!(decided(0, "MSFT")["via"], "exchange");
+    // A bare sentence-initial "Delta" needs its context; a filing is that context.
+    assert_eq!(got[1]["tickers"], json!(["DAL"]), "jobs is market context");
+    assert_eq!(got[2]["tickers"], json!(["DAL"]));
+    assert_eq!(got[3]["tickers"], json!([]));
+    let mentions = &got[0]["ticker_mentions"];
+    assert!(
+        mentions
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["confidence"].as_f64().unwrap() > 0.5),
+        "{mentions}"
+    );
+}
+
+#[test]
+fn bench_quality_meets_the_targets_on_our_sets_and_takes_other_sets() {
+    let out = run_ok(sigflow().args(["bench", "--suite", "quality", "--json"]));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let headlines = &r["tickers"][0];
+    assert!(headlines["recall"].as_f64().unwrap() >= 0.95, "{headlines}");
+    let chatter = &r["tickers"][2];
+    assert!(
+        chatter["wrong_per_1000"].as_f64().unwrap() <= 10.0,
+        "{chatter}"
+    );
+    for s in r["sentiment"].as_array().unwrap() {
+        assert!(s["accuracy"].as_f64().unwrap() >= 0.70, "{s}");
+        assert!(s["direction"].as_f64().unwrap() >= 0.80, "{s}");
+    }
+    assert_eq!(r["dedup"]["disjoint_ticker_links"], 0);
+    assert_eq!(r["dedup"]["order_changes"], 0);
+    // Someone else's labelled set in place of ours: read, scored, its mistakes listed.
+    let dir = TestDir::new("quality-dir");
+    std::fs::write(
+        dir.join("tickers_headlines.tsv"),
+        "# theirs\nAAPL\tApple shares rise\nF\tthe ford in the river\n",
+    )
+    .unwrap();
+    let out = run_ok(
+        sigflow()
+            .args(["bench", "--suite", "quality", "--json", "--quality-dir"])
+            .arg(&dir.path),
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["tickers"][0]["texts"], 2);
+    assert_eq!(r["tickers"][0]["recall"], 0.5);
+    assert!(
+        r["tickers"][0]["set"]
+            .as_str()
+            .unwrap()
+            .contains("quality-dir")
+    );
 }

@@ -44,6 +44,7 @@ fn suite(s: &dyn EnrichState) -> Result<(), String> {
     let w = Duration::days(14);
     let first = s
         .dedup(&fp("a", HEADLINE, t0()), w, 0.6)
+        .map(|r| r.verdict)
         .map_err(|e| e.message)?;
     if first.kind != DupKind::Unique || first.first_id != content_id("t", "a") {
         return Err(format!("first occurrence: {first:?}"));
@@ -54,6 +55,7 @@ fn suite(s: &dyn EnrichState) -> Result<(), String> {
             w,
             0.7,
         )
+        .map(|r| r.verdict)
         .map_err(|e| e.message)?;
     if exact.kind != DupKind::Exact || exact.first_id != content_id("t", "a") {
         return Err(format!("exact duplicate: {exact:?}"));
@@ -62,6 +64,7 @@ fn suite(s: &dyn EnrichState) -> Result<(), String> {
         "BREAKING: Tesla recalls 2 million cars over autopilot concerns, regulators say";
     let near = s
         .dedup(&fp("c", near_text, t0() + Duration::hours(2)), w, 0.6)
+        .map(|r| r.verdict)
         .map_err(|e| e.message)?;
     if near.kind != DupKind::Near || near.first_id != content_id("t", "a") || near.similarity < 0.6
     {
@@ -77,6 +80,7 @@ fn suite(s: &dyn EnrichState) -> Result<(), String> {
             w,
             0.7,
         )
+        .map(|r| r.verdict)
         .map_err(|e| e.message)?;
     if other.kind != DupKind::Unique {
         return Err(format!("unrelated text: {other:?}"));
@@ -84,18 +88,76 @@ fn suite(s: &dyn EnrichState) -> Result<(), String> {
     // Outside the window, the same text is new again.
     let late = s
         .dedup(&fp("e", HEADLINE, t0() + Duration::days(20)), w, 0.6)
+        .map(|r| r.verdict)
         .map_err(|e| e.message)?;
     if late.kind != DupKind::Unique {
         return Err(format!("outside the window: {late:?}"));
     }
-    // Idempotent: asking again for an item gives its first answer.
+    // Idempotent: asking again for an item gives its answer (as revised since, if an
+    // item it repeats arrived after it; none did here).
     let again = s
-        .dedup(&fp("b", &HEADLINE.to_uppercase(), t0()), w, 0.6)
+        .dedup(
+            &fp("b", &HEADLINE.to_uppercase(), t0() + Duration::hours(1)),
+            w,
+            0.6,
+        )
+        .map(|r| r.verdict)
         .map_err(|e| e.message)?;
     if again != exact {
         return Err(format!(
             "replay changed the verdict: {again:?} vs {exact:?}"
         ));
+    }
+
+    // Order does not matter: an item that arrives after a later one it repeats becomes
+    // that one's original (and says so), the later one now links to it.
+    let story =
+        "Senate passes the stablecoin bill after months of negotiation, sending it to the House";
+    let late = s
+        .dedup(&fp("s2", story, t0() + Duration::hours(5)), w, 0.6)
+        .map_err(|e| e.message)?;
+    let early = s
+        .dedup(&fp("s1", story, t0() + Duration::hours(4)), w, 0.6)
+        .map_err(|e| e.message)?;
+    let s2 = content_id("t", "s2");
+    if late.verdict.kind != DupKind::Unique
+        || early.verdict.kind != DupKind::Unique
+        || early.revised.iter().map(|r| r.0).collect::<Vec<_>>() != vec![s2]
+    {
+        return Err(format!("late original: {late:?} then {early:?}"));
+    }
+    let now = s
+        .dedup(&fp("s2", story, t0() + Duration::hours(5)), w, 0.6)
+        .map_err(|e| e.message)?;
+    if now.verdict.kind != DupKind::Exact || now.verdict.first_id != content_id("t", "s1") {
+        return Err(format!("revised verdict: {now:?}"));
+    }
+    let replay = s
+        .dedup(&fp("s1", story, t0() + Duration::hours(4)), w, 0.6)
+        .map_err(|e| e.message)?;
+    if replay != early {
+        return Err(format!("replayed revision: {replay:?} vs {early:?}"));
+    }
+    // Different tickers are different news, even word for word the same otherwise.
+    let mut x = sigflow::enrich::text_item(
+        "$AAPL $MSFT both red today, tech getting hit hard across the board",
+    );
+    x.id = content_id("t", "tk1");
+    x.happened_at = t0();
+    x.tickers = vec!["AAPL".into(), "MSFT".into()];
+    let mut y = sigflow::enrich::text_item(
+        "$GOOGL $AMZN both red today, tech getting hit hard across the board",
+    );
+    y.id = content_id("t", "tk2");
+    y.happened_at = t0() + Duration::minutes(1);
+    y.tickers = vec!["AMZN".into(), "GOOGL".into()];
+    s.dedup(&fingerprint(&x).unwrap(), w, 0.5)
+        .map_err(|e| e.message)?;
+    let other = s
+        .dedup(&fingerprint(&y).unwrap(), w, 0.5)
+        .map_err(|e| e.message)?;
+    if other.verdict.kind != DupKind::Unique {
+        return Err(format!("different tickers linked: {other:?}"));
     }
 
     let id = content_id("t", "post");
@@ -169,10 +231,15 @@ fn dedup_survives_restart() {
     let w = Duration::days(14);
     {
         let s = sqlite(&dir);
-        s.dedup(&fp("a", HEADLINE, t0()), w, 0.6).unwrap();
+        s.dedup(&fp("a", HEADLINE, t0()), w, 0.6)
+            .map(|r| r.verdict)
+            .unwrap();
     }
     let s = sqlite(&dir);
-    let v = s.dedup(&fp("b", HEADLINE, t0()), w, 0.6).unwrap();
+    let v = s
+        .dedup(&fp("b", HEADLINE, t0() + Duration::hours(1)), w, 0.6)
+        .map(|r| r.verdict)
+        .unwrap();
     assert_eq!(v.kind, DupKind::Exact);
     assert_eq!(v.first_id, content_id("t", "a"));
 }
@@ -242,6 +309,7 @@ fn race(
                                 Duration::days(14),
                                 1.0,
                             )
+                            .map(|r| r.verdict)
                             .unwrap();
                         (v.kind, v.first_id)
                     })
@@ -249,16 +317,46 @@ fn race(
             }))
         })
     };
+    let again = a.clone();
     let (ha, hb) = (run(a, "a", texts.clone()), run(b, "b", texts.clone()));
     let (ra, rb) = (ha.join().unwrap(), hb.join().unwrap());
+    assert_eq!((ra.len(), rb.len()), (texts.len(), texts.len()));
+    // Verdicts as they stand once both are done (a replay answers the current one: an
+    // item that arrived after one it precedes became that one's original).
+    let now = |worker: &'static str| {
+        let (s, texts) = (again.clone(), texts.clone());
+        run_on(Box::new(move || {
+            texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let v = s
+                        .dedup(
+                            &fp(&format!("{worker}{i}"), t, t0()),
+                            Duration::days(14),
+                            1.0,
+                        )
+                        .unwrap()
+                        .verdict;
+                    (v.kind, v.first_id)
+                })
+                .collect()
+        }))
+    };
+    let (ra, rb) = (now("a"), now("b"));
     for i in 0..texts.len() {
         let (ka, fa) = ra[i];
         let (kb, fb) = rb[i];
         assert_eq!(fa, fb, "text {i}: both link to the same first occurrence");
+        let earliest = content_id("t", &format!("a{i}")).min(content_id("t", &format!("b{i}")));
+        assert_eq!(
+            fa, earliest,
+            "text {i}: the original is the earliest (time, then id)"
+        );
         assert_eq!(
             [ka, kb].iter().filter(|k| **k == DupKind::Unique).count(),
             1,
-            "text {i}: exactly one worker saw it first ({ka:?}, {kb:?})"
+            "text {i}: exactly one is the original ({ka:?}, {kb:?})"
         );
     }
 }

@@ -14,17 +14,23 @@ mod distributed_kafka;
 mod enrich;
 mod enrich_state;
 mod fixtures;
+mod forward;
 #[cfg(feature = "postgres")]
 mod migrations;
 mod mock_http;
+mod openapi;
 mod outage;
+mod outbound;
 mod replay;
 mod runner;
+mod security;
 #[cfg(any(feature = "s3", feature = "postgres", feature = "kafka"))]
 mod servers;
 mod sources;
 mod sources_live;
 mod sources_more;
+mod store_sql;
 mod tail;
+mod tidy;
 mod util;
 mod webhook;

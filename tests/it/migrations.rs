@@ -1,7 +1,7 @@
 //! One numbered migration history for every store backend: the SQLite texts
 //! (`migrations/`) and the PostgreSQL texts (`migrations/postgres/`) must give the same
-//! tables, columns, types, nullability, primary keys and views. Applied for real to
-//! both and compared.
+//! tables, columns, types, nullability, primary keys, indexes and views. Applied for
+//! real to both and compared.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +10,54 @@ use crate::util::*;
 
 /// (table, column) → (type, not null, part of the primary key)
 type Schema = BTreeMap<(String, String), (String, bool, bool)>;
+
+/// Explicit indexes (not those behind a primary key or UNIQUE constraint):
+/// "table.index unique? (columns)", sorted.
+fn sqlite_indexes(dir: &TestDir) -> Vec<String> {
+    let conn = db(&dir.db());
+    let mut out: Vec<String> = conn
+        .prepare(
+            "SELECT m.tbl_name, m.name, l.\"unique\", \
+             (SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_info(m.name) ORDER BY seqno)) \
+             FROM sqlite_master m JOIN pragma_index_list(m.tbl_name) l ON l.name = m.name \
+             WHERE m.type = 'index' AND m.sql IS NOT NULL",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok(format!(
+                "{}.{} unique={} ({})",
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)? != 0,
+                r.get::<_, String>(3)?
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    out.sort();
+    out
+}
+
+fn postgres_indexes(pg: &Postgres) -> Vec<String> {
+    let mut out: Vec<String> = pg
+        .psql(&["-c", "SELECT t.relname, i.relname, ix.indisunique, string_agg(a.attname, ',' ORDER BY k.n) \
+                 FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class t ON t.oid = ix.indrelid \
+                 JOIN pg_namespace ns ON ns.oid = t.relnamespace \
+                 CROSS JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, n) \
+                 JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+                 WHERE ns.nspname = 'public' AND t.relname != 'schema_migrations' \
+                 AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid) \
+                 GROUP BY 1, 2, 3"])
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            format!("{}.{} unique={} ({})", f[0], f[1], f[2] == "t", f[3])
+        })
+        .collect();
+    out.sort();
+    out
+}
 
 fn norm(t: &str) -> String {
     match t.to_ascii_lowercase().as_str() {
@@ -126,6 +174,12 @@ fn sqlite_and_postgres_histories_give_the_same_schema() {
         .collect();
     assert!(diff.is_empty(), "schemas differ:\n{}", diff.join("\n"));
     assert_eq!(lite_views, post_views);
+    let (lite_ix, post_ix) = (sqlite_indexes(&dir), postgres_indexes(&pg));
+    assert!(
+        lite_ix.len() >= 4,
+        "the SQLite indexes were read: {lite_ix:?}"
+    );
+    assert_eq!(lite_ix, post_ix, "indexes differ");
     // Both histories have the same versions.
     let lite_files: Vec<String> =
         std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"))

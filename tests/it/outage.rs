@@ -20,7 +20,7 @@ fn store_busy_mid_run_is_retried_not_dead_lettered() {
         .spawn()
         .unwrap();
     wait_until("the run to be under way", Duration::from_secs(30), || {
-        dir.db().exists() && count(&db(&dir.db()), "SELECT COUNT(*) FROM contents") > 50
+        count_while_starting(&dir.db(), "SELECT COUNT(*) FROM contents") > 50
     });
 
     // Hold the write lock for 2.5 s, as a backup job or a second writer might.

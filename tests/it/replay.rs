@@ -1,33 +1,11 @@
 //! Replay: re-running a stage from an offset or a time changes nothing that the code
 //! would not compute differently; the DLQ can be replayed after the cause is fixed.
 
+use crate::crash::{Deployment, Embedded, Probe, Snapshot, demo};
 use crate::util::*;
 
-type Row = (String, String, i64, i64, i64);
-
-fn snapshot(dir: &TestDir) -> (Vec<Row>, Vec<String>) {
-    let conn = db(&dir.db());
-    let mut st = conn
-        .prepare("SELECT id, doc, observed_at, stored_at, updated_at FROM contents ORDER BY id")
-        .unwrap();
-    let rows = st
-        .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
-    let mut st = conn.prepare("SELECT id FROM dlq ORDER BY id").unwrap();
-    let dlq = st
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
-    (rows, dlq)
-}
-
 /// Same rows, same documents, same timestamps, same dead letters; names the first difference.
-fn assert_same(a: &(Vec<Row>, Vec<String>), b: &(Vec<Row>, Vec<String>)) {
+fn assert_same(a: &Snapshot, b: &Snapshot) {
     assert_eq!(a.0.len(), b.0.len(), "row count");
     for (x, y) in a.0.iter().zip(&b.0) {
         assert!(
@@ -39,55 +17,51 @@ fn assert_same(a: &(Vec<Row>, Vec<String>), b: &(Vec<Row>, Vec<String>)) {
     assert_eq!(a.1, b.1, "dead letters");
 }
 
-#[test]
-fn replaying_normalize_from_offset_zero_changes_nothing() {
-    let dir = TestDir::new("replay");
-    demo_to_idle(&dir, &[]);
-    let before = snapshot(&dir);
-    let content_records = count(
-        &db(&dir.db()),
-        "SELECT COUNT(*) FROM log WHERE topic='content'",
-    );
+fn replay(d: &dyn Deployment, dir: &TestDir, args: &[&str]) -> std::process::Output {
+    let mut c = sigflow();
+    d.env(&mut c)
+        .arg("replay")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir.data());
+    run_ok(&mut c)
+}
 
-    let out = run_ok(
-        sigflow()
-            .args([
-                "replay",
-                "--stage",
-                "normalize",
-                "--from-offset",
-                "0",
-                "--data-dir",
-            ])
-            .arg(dir.data()),
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("1200 items stored, 9 dead letters"));
+/// The scenario, on any deployment: a finished demo, then normalize replayed from
+/// offset 0 and enrich from a time before everything; the store must not change.
+pub(crate) fn replay_changes_nothing(d: &dyn Deployment, dir: &TestDir) {
+    run_ok(demo(d, dir, "max").arg("--exit-when-idle"));
+    let probe = Probe::open(d);
+    let before = probe.snapshot();
+    assert_eq!(before.0.len(), 1200, "{}", d.name());
+    let content_records = probe.records("content");
 
-    let after = snapshot(&dir);
-    assert_eq!(before.0.len(), 1200);
-    assert_same(&before, &after);
+    let out = replay(d, dir, &["--stage", "normalize", "--from-offset", "0"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("1200 items stored, 9 dead letters"), "{said}");
+    let probe = Probe::open(d);
+    assert_same(&before, &probe.snapshot());
     // The stage really ran again: it re-emitted every item (downstream upserts absorbed them).
-    let again = count(
-        &db(&dir.db()),
-        "SELECT COUNT(*) FROM log WHERE topic='content'",
+    assert_eq!(
+        probe.records("content"),
+        2 * content_records,
+        "{}",
+        d.name()
     );
-    assert_eq!(again, 2 * content_records);
 
     // Enrich from a time before everything: also a no-op on the store.
-    run_ok(
-        sigflow()
-            .args([
-                "replay",
-                "--stage",
-                "enrich",
-                "--from-time",
-                "2000-01-01T00:00:00Z",
-                "--data-dir",
-            ])
-            .arg(dir.data()),
+    replay(
+        d,
+        dir,
+        &["--stage", "enrich", "--from-time", "2000-01-01T00:00:00Z"],
     );
-    assert_same(&before, &snapshot(&dir));
+    assert_same(&before, &Probe::open(d).snapshot());
+}
 
+#[test]
+fn replaying_normalize_from_offset_zero_changes_nothing() {
+    let d = Embedded(TestDir::new("replay"));
+    replay_changes_nothing(&d, &d.0);
     let bad = sigflow()
         .args([
             "replay",
@@ -97,7 +71,7 @@ fn replaying_normalize_from_offset_zero_changes_nothing() {
             "0",
             "--data-dir",
         ])
-        .arg(dir.data())
+        .arg(d.0.data())
         .output()
         .unwrap();
     assert!(!bad.status.success());
@@ -134,7 +108,7 @@ fn dead_letters_replay_after_the_cause_is_fixed() {
     };
     run();
     assert_eq!(count(&db(&dir.db()), "SELECT COUNT(*) FROM contents"), 2);
-    let before = snapshot(&dir).0;
+    let before = Probe::embedded(&dir).snapshot().0;
 
     // Break it: the raw object vanishes from the lake; a replay dead-letters the event.
     let lake_obj = std::fs::read_dir(dir.data().join("lake/reddit/raw")).unwrap();
@@ -189,7 +163,10 @@ fn dead_letters_replay_after_the_cause_is_fixed() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("re-queued 1 record(s)"));
     run();
-    assert_same(&(before, vec![]), &(snapshot(&dir).0, vec![]));
+    assert_same(
+        &(before, vec![]),
+        &(Probe::embedded(&dir).snapshot().0, vec![]),
+    );
     let conn = db(&dir.db());
     assert_eq!(
         count(&conn, "SELECT COUNT(*) FROM dlq"),

@@ -12,10 +12,7 @@ use sigflow::log::{LogRecord, TopicSpec};
 use sigflow::model::Content;
 use sigflow::runtime::{Backoff, Health, RunnerConfig, StageRunner};
 use sigflow::stages::{Effects, Stage};
-use sigflow::store::{
-    Append, Commit, ContentQuery, OffsetCommit, Store, StoreCounts, StoreError, StoredDeadLetter,
-    Write,
-};
+use sigflow::store::{Append, Commit, ContentQuery, OffsetCommit, Store, StoreError, Write};
 
 use crate::util::TestDir;
 
@@ -52,36 +49,11 @@ impl Store for Refusing {
     async fn set_offsets(&self, g: &str, t: &str, o: &[OffsetCommit]) -> Result<(), StoreError> {
         self.inner.set_offsets(g, t, o).await
     }
-    async fn cursor(&self, s: &str) -> Result<Option<String>, StoreError> {
-        self.inner.cursor(s).await
-    }
-    async fn contents(&self, q: &ContentQuery) -> Result<Vec<Content>, StoreError> {
-        self.inner.contents(q).await
-    }
-    async fn content(&self, id: &str) -> Result<Option<Content>, StoreError> {
-        self.inner.content(id).await
-    }
-    async fn dead_letters(
-        &self,
-        limit: usize,
-        ids: &[String],
-    ) -> Result<Vec<StoredDeadLetter>, StoreError> {
-        self.inner.dead_letters(limit, ids).await
-    }
-    async fn mark_replayed(&self, ids: &[String]) -> Result<(), StoreError> {
-        self.inner.mark_replayed(ids).await
-    }
-    async fn counts(&self) -> Result<StoreCounts, StoreError> {
-        self.inner.counts().await
-    }
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
-    async fn source_defs(&self) -> Result<Vec<sigflow::store::SourceDef>, StoreError> {
-        self.inner.source_defs().await
-    }
-    async fn put_source_def(&self, d: &sigflow::store::SourceDef) -> Result<(), StoreError> {
-        self.inner.put_source_def(d).await
+    fn sql(&self) -> &dyn sigflow::store::sql::SqlDb {
+        self.inner.sql()
     }
     async fn claim_partitions(
         &self,
@@ -211,11 +183,16 @@ fn a_record_the_store_refuses_is_isolated_by_splitting_the_batch() {
             }]
         );
         assert_eq!(
-            inner.counts().await.unwrap().contents,
+            sigflow::store::repos::counts(inner.sql())
+                .await
+                .unwrap()
+                .contents,
             62,
             "every record but the two bad ones"
         );
-        let letters = inner.dead_letters(10, &[]).await.unwrap();
+        let letters = sigflow::store::repos::dead_letters::list(inner.sql(), 10, &[])
+            .await
+            .unwrap();
         let mut got: Vec<(u64, String)> = letters
             .iter()
             .map(|l| (l.letter.offset, l.letter.error.clone()))
@@ -230,13 +207,15 @@ fn a_record_the_store_refuses_is_isolated_by_splitting_the_batch() {
             store.refused.load(Ordering::SeqCst) <= 8,
             "bisect, not one try per record"
         );
-        let by_text = inner
-            .contents(&ContentQuery {
+        let by_text = sigflow::store::repos::contents::query(
+            inner.sql(),
+            &ContentQuery {
                 limit: 100,
                 ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert!(by_text.iter().all(|c| c.text == "fine"));
+            },
+        )
+        .await
+        .unwrap();
+        assert!(by_text.iter().all(|c| c.1.text == "fine"));
     });
 }

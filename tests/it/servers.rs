@@ -102,6 +102,8 @@ impl Postgres {
         );
         let dir = std::env::temp_dir().join(format!("sigflow-pg-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
+        // geteuid has no preconditions and cannot fail.
+        #[allow(unsafe_code)]
         let as_postgres = unsafe { libc::geteuid() } == 0;
         if as_postgres {
             let st = Command::new("chown")
@@ -313,8 +315,4 @@ impl Postgres {
     }
 }
 
-/// Where `scripts/test-tools.sh` installs what the image lacks.
-#[cfg(feature = "kafka")]
-pub fn test_tools() -> String {
-    std::env::var("SIGFLOW_TEST_TOOLS").unwrap_or_else(|_| "/opt/sigflow-test-tools".into())
-}
+pub use crate::util::test_tools;

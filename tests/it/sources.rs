@@ -373,8 +373,12 @@ fn a_fatal_answer_stops_only_its_own_source() {
             r["components"]["source:gone"]["status"] == "failed"
         },
     );
+    // One source down degrades the service; it is still ready.
     let (code, r) = get_json(&url);
-    assert_eq!(code, 503, "{r}");
+    assert_eq!((code, r["status"].as_str()), (200, Some("degraded")), "{r}");
+    assert_eq!(r["degraded"], serde_json::json!(["source:gone"]), "{r}");
+    let admin = make_key("admin", &["--config".as_ref(), cfg.as_os_str()]);
+    let (_, r) = request_as(Some(&admin), "GET", &url, None);
     let err = r["components"]["source:gone"]["last_error"]
         .as_str()
         .unwrap();

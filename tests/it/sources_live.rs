@@ -45,23 +45,6 @@ fn stored_from(dir: &TestDir, feed: &str) -> i64 {
     )
 }
 
-fn request(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into();
-    let mut resp = match (method, body) {
-        ("POST", Some(b)) => agent.post(url).send_json(b).unwrap(),
-        ("POST", None) => agent.post(url).send_empty().unwrap(),
-        ("DELETE", _) => agent.delete(url).call().unwrap(),
-        _ => agent.get(url).call().unwrap(),
-    };
-    let code = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap();
-    (code, serde_json::from_str(&text).unwrap_or(json!(text)))
-}
-
 #[test]
 fn sources_are_added_paused_tested_and_removed_while_running() {
     let dir = TestDir::new("src-live");
@@ -95,6 +78,9 @@ fn sources_are_added_paused_tested_and_removed_while_running() {
         )
     };
     let start = || Running::spawn(sigflow().args(["run", "--config"]).arg(&cfg));
+    // Changing sources over the API takes an admin key, even on loopback.
+    let key = make_key("admin", &["--config".as_ref(), cfg.as_os_str()]);
+    let request = |m: &str, u: &str, b| request_as(Some(&key), m, u, b);
     let mut run = start();
     let base = format!("http://127.0.0.1:{port}");
     wait_until("the API", Duration::from_secs(20), || {
@@ -181,6 +167,18 @@ fn sources_are_added_paused_tested_and_removed_while_running() {
     let (code, body) = request("POST", &format!("{base}/api/v1/sources/beta/test"), None);
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["items"].as_array().unwrap().len(), 2);
+    // Without a key, or with a read key, nothing changes.
+    let (code, body) = request_as(None, "DELETE", &format!("{base}/api/v1/sources/beta"), None);
+    assert_eq!(code, 401, "{body}");
+    let read = make_key("read", &["--config".as_ref(), cfg.as_os_str()]);
+    let (code, body) = request_as(
+        Some(&read),
+        "DELETE",
+        &format!("{base}/api/v1/sources/beta"),
+        None,
+    );
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(body["required_scope"], "admin", "{body}");
     let (code, _) = request("DELETE", &format!("{base}/api/v1/sources/beta"), None);
     assert_eq!(code, 200);
     let (_, list) = request("GET", &format!("{base}/api/v1/sources"), None);
@@ -256,7 +254,16 @@ fn a_drifted_source_is_quarantined_alone_and_reparse_requeues_it() {
         let (_, r) = get_json(&format!("{base}/readyz"));
         r["components"]["parser:drifty"]["status"] == "failed"
     });
-    let (_, r) = get_json(&format!("{base}/readyz"));
+    // The last error is for admin keys (it may quote an upstream answer); a parser
+    // stopped by drift degrades the service, it does not make it unready.
+    let (code, r) = get_json(&format!("{base}/readyz"));
+    assert_eq!((code, r["status"].as_str()), (200, Some("degraded")), "{r}");
+    assert!(
+        r["components"]["parser:drifty"]["last_error"].is_null(),
+        "{r}"
+    );
+    let admin = make_key("admin", &["--config".as_ref(), cfg.as_os_str()]);
+    let (_, r) = request_as(Some(&admin), "GET", &format!("{base}/readyz"), None);
     let msg = r["components"]["parser:drifty"]["last_error"]
         .as_str()
         .unwrap()
@@ -321,9 +328,28 @@ fn the_cli_manages_the_sources_of_a_running_demo_through_its_api() {
         .find(|l| l.starts_with("demo "))
         .unwrap_or_else(|| panic!("the demo's own source is listed: {list}"));
     assert!(row.contains("config"), "{row}");
+    // Pausing takes a write key; without one the CLI says how to give it.
+    let out = sigflow()
+        .args(["sources", "pause", "demo", "--api", &api, "--data-dir"])
+        .arg(dir.data())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("401") && err.contains("--api-key"), "{err}");
+    let key = make_key("write", &["--data-dir".as_ref(), dir.data().as_os_str()]);
     run_ok(
         sigflow()
-            .args(["sources", "pause", "demo", "--api", &api, "--data-dir"])
+            .args([
+                "sources",
+                "pause",
+                "demo",
+                "--api",
+                &api,
+                "--api-key",
+                &key,
+                "--data-dir",
+            ])
             .arg(dir.data()),
     );
     wait_until("the demo source paused", Duration::from_secs(10), || {

@@ -535,12 +535,13 @@ fn congress_files_senate_rows_and_the_clerk_zip() {
         w.finish().unwrap();
     }
     let zipped = zipped.into_inner();
-    // Dates relative to today: the source takes 30 days of history on its first poll.
-    let day = |ago: i64| {
-        (chrono::Utc::now() - chrono::Duration::days(ago))
-            .format("%m/%d/%Y")
-            .to_string()
-    };
+    // Dates relative to today (the source takes 30 days of history on its first poll),
+    // and the expected values computed from the same dates: nothing here depends on
+    // the calendar day the test runs.
+    let today = chrono::Utc::now().date_naive();
+    let date = |ago: i64| today - chrono::Duration::days(ago);
+    let day = |ago: i64| date(ago).format("%m/%d/%Y").to_string();
+    let midnight = |ago: i64| date(ago).format("%Y-%m-%dT00:00:00Z").to_string();
     let senate = json!([
         {"transaction_date": day(11), "owner": "Spouse", "ticker": "NVDA", "asset_description": "NVIDIA Corporation - Common Stock",
          "asset_type": "Stock", "type": "Purchase", "amount": "$15,001 - $50,000", "comment": "--",
@@ -585,7 +586,7 @@ fn congress_files_senate_rows_and_the_clerk_zip() {
         .unwrap();
     assert_eq!(
         (happened.as_str(), disclosed.as_str(), ticker.as_str()),
-        ("2026-11-12T00:00:00Z", "2026-11-20T00:00:00Z", "NVDA")
+        (midnight(11).as_str(), midnight(3).as_str(), "NVDA")
     );
     // The archive is filed as fetched.
     let zips = std::fs::read_dir(dir.data().join("lake/house-clerk/raw"))

@@ -51,6 +51,9 @@ pub fn sigflow() -> Command {
         }
     }
     c.env("SIGFLOW__LOGGING__FORMAT", "json");
+    // The mock servers every test talks to are on loopback, which the outbound guard
+    // refuses by default; the guard's own tests take this away again.
+    c.env("SIGFLOW__OUTBOUND__ALLOW", r#"["127.0.0.1/32", "::1/128"]"#);
     c
 }
 
@@ -88,6 +91,61 @@ pub fn http_get(url: &str) -> Result<(u16, String), String> {
         .read_to_string()
         .map_err(|e| e.to_string())?;
     Ok((status, body))
+}
+
+/// Any request with an optional bearer key; state changes send a JSON body (the
+/// API refuses them without one). The status and the body as JSON (or a string).
+pub fn request_as(key: Option<&str>, method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into();
+    let auth = key.map(|k| format!("Bearer {k}"));
+    let body = body.unwrap_or(serde_json::json!({}));
+    let mut resp = match method {
+        "POST" => {
+            let mut r = agent.post(url);
+            if let Some(a) = &auth {
+                r = r.header("authorization", a);
+            }
+            r.send_json(body).unwrap()
+        }
+        "DELETE" => {
+            let mut r = agent.delete(url).force_send_body();
+            if let Some(a) = &auth {
+                r = r.header("authorization", a);
+            }
+            r.send_json(body).unwrap()
+        }
+        _ => {
+            let mut r = agent.get(url);
+            if let Some(a) = &auth {
+                r = r.header("authorization", a);
+            }
+            r.call().unwrap()
+        }
+    };
+    let code = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap();
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Makes an API key with `scope` in the store that `args` (e.g. `--config F` or
+/// `--data-dir D`) name; returns the key.
+pub fn make_key(scope: &str, args: &[&std::ffi::OsStr]) -> String {
+    let out = run_ok(
+        sigflow()
+            .args([
+                "keys", "create", "--name", "test", "--scope", scope, "--json",
+            ])
+            .args(args),
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["key"].as_str().unwrap().to_string()
 }
 
 pub fn get_json(url: &str) -> (u16, Value) {
@@ -170,6 +228,16 @@ pub fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
+/// `count` for a probe that polls while the binary starts: the database
+/// file appears before the migrations have created its tables, so any
+/// error (no such table, locked mid-migration) reads as "nothing yet".
+pub fn count_while_starting(path: &Path, sql: &str) -> i64 {
+    if !path.exists() {
+        return 0;
+    }
+    db(path).query_row(sql, [], |r| r.get(0)).unwrap_or(0)
+}
+
 pub fn stored_ids(conn: &rusqlite::Connection) -> std::collections::BTreeSet<String> {
     let mut st = conn.prepare("SELECT id FROM contents").unwrap();
     st.query_map([], |r| r.get::<_, String>(0))
@@ -250,4 +318,9 @@ pub fn stored(dir: &TestDir, source: &str) -> i64 {
         &db(&dir.db()),
         &format!("SELECT COUNT(*) FROM contents WHERE source = '{source}'"),
     )
+}
+
+/// Where `scripts/test-tools.sh` installs what the image lacks.
+pub fn test_tools() -> String {
+    std::env::var("SIGFLOW_TEST_TOOLS").unwrap_or_else(|_| "/opt/sigflow-test-tools".into())
 }
