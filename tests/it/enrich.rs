@@ -464,6 +464,7 @@ fn tickers_explain_every_decision_and_use_the_source_as_evidence() {
         "{target}"
     );
     assert_eq!(decided(0, "BA")["via"], "exchange");
+    assert_eq!(decided(0, "BA")["matched"], "NYSE: BA");
     assert_eq!(decided(0, "MSFT")["via"], "exchange");
     // A bare sentence-initial "Delta" needs its context; a filing is that context.
     assert_eq!(got[1]["tickers"], json!(["DAL"]), "jobs is market context");

@@ -269,12 +269,13 @@ impl TickerIndex {
                 };
                 let sym = clean_symbol(sym);
                 let listed = self.symbols.contains(sym.as_str());
+                let matched = format!("{ex}: {sym}");
                 push(
                     out,
                     explicit(
                         &sym,
                         Via::Exchange,
-                        word,
+                        &matched,
                         listed,
                         0.97,
                         "exchange-prefixed symbol",
