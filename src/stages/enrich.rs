@@ -51,8 +51,7 @@ fn effects(record: &LogRecord, item: Content) -> Effects {
     // verdicts are brought up to date in the same commit.
     let revised: Vec<Write> = item
         .enrichments
-        .get("dedup")
-        .and_then(|d| d.get("revised"))
+        .get("dedup_revised")
         .and_then(|r| r.as_array())
         .into_iter()
         .flatten()

@@ -200,16 +200,20 @@ impl Enricher for Dedup {
         if v.kind == super::state::DupKind::Near {
             out["similarity"] = json!((v.similarity * 1000.0).round() / 1000.0);
         }
+        item.enrichments.insert("dedup".into(), out);
         // Later items (processed earlier) this one turned out to precede: the stage
-        // brings their stored verdicts up to date.
+        // brings their stored verdicts up to date. Kept beside `dedup`, not in it: the
+        // store rewrites a revised item's `dedup` object in place (`sync_dedup`), which
+        // holds only flat values.
         if !r.revised.is_empty() {
-            out["revised"] = r
+            let revised: Vec<_> = r
                 .revised
                 .iter()
                 .map(|(id, at)| json!({"id": id, "at_ms": at}))
                 .collect();
+            item.enrichments
+                .insert("dedup_revised".into(), serde_json::Value::Array(revised));
         }
-        item.enrichments.insert("dedup".into(), out);
         Ok(())
     }
 }

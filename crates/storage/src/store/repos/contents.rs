@@ -222,27 +222,43 @@ pub enum KnownColumn {
 /// Brings a stored item's dedup verdict (the `duplicate` column and the document's
 /// `enrichments.dedup`) up to date with the enrich state, after an item that precedes
 /// it arrived later and became its original (`enrich::state::decide`). Reads the state
-/// at commit time, so revisions applied in any order end at the latest verdict; a no-op
-/// when the item is not stored yet (its own upsert, later, carries a verdict at least as
-/// recent as the state it was enriched against, and its own replay re-syncs it).
+/// at commit time, so revisions applied in any order end at the latest; a no-op when
+/// the item is not stored yet (its own upsert, later, carries a verdict at least as
+/// recent as the state it was enriched against).
+///
+/// The `dedup` object is rewritten in the document's text, exactly as the enricher
+/// writes it (`{"first_id":…,"kind":…[,"similarity":…]}`, flat, keys in order,
+/// similarity to three decimals), so that a replay of the item finds the same bytes
+/// and writes nothing.
 pub fn sync_dedup(id: &str, seen_at_ms: i64) -> crate::store::sql::Mutation {
     crate::store::sql::Mutation::per_dialect(
-        "UPDATE contents SET
-           duplicate = CASE f.kind WHEN 'unique' THEN 0 ELSE 1 END,
-           doc = json_set(doc,
-             '$.enrichments.dedup.kind', f.kind,
-             '$.enrichments.dedup.first_id', f.first_id,
-             '$.enrichments.dedup.similarity', round(f.similarity, 3))
-         FROM dedup_fingerprints f
-         WHERE contents.id = $1 AND f.content_id = $1 AND f.seen_at = $2",
-        "UPDATE contents SET
-           duplicate = CASE f.kind WHEN 'unique' THEN 0 ELSE 1 END,
-           doc = jsonb_set(jsonb_set(jsonb_set(contents.doc::jsonb,
-             '{enrichments,dedup,kind}', to_jsonb(f.kind)),
-             '{enrichments,dedup,first_id}', to_jsonb(f.first_id)),
-             '{enrichments,dedup,similarity}', to_jsonb(round(f.similarity::numeric, 3)))::text
-         FROM dedup_fingerprints f
-         WHERE contents.id = $1 AND f.content_id = $1 AND f.seen_at = $2",
+        r#"UPDATE contents SET
+             duplicate = CASE f.kind WHEN 'unique' THEN 0 ELSE 1 END,
+             doc = substr(contents.doc, 1, instr(contents.doc, '"dedup":{') - 1)
+                || '"dedup":{"first_id":"' || f.first_id || '","kind":"' || f.kind || '"'
+                || CASE WHEN f.kind = 'near'
+                        THEN ',"similarity":' || CAST(round(f.similarity * 1000) / 1000.0 AS TEXT)
+                        ELSE '' END
+                || '}'
+                || substr(contents.doc, instr(contents.doc, '"dedup":{')
+                     + instr(substr(contents.doc, instr(contents.doc, '"dedup":{')), '}'))
+           FROM dedup_fingerprints f
+           WHERE contents.id = $1 AND f.content_id = $1 AND f.seen_at = $2
+             AND instr(contents.doc, '"dedup":{') > 0"#,
+        r#"UPDATE contents SET
+             duplicate = CASE f.kind WHEN 'unique' THEN 0 ELSE 1 END,
+             doc = substr(contents.doc, 1, strpos(contents.doc, '"dedup":{') - 1)
+                || '"dedup":{"first_id":"' || f.first_id || '","kind":"' || f.kind || '"'
+                || CASE WHEN f.kind = 'near'
+                        THEN ',"similarity":'
+                             || ((round((f.similarity * 1000)::numeric) / 1000)::float8)::text
+                        ELSE '' END
+                || '}'
+                || substr(contents.doc, strpos(contents.doc, '"dedup":{')
+                     + strpos(substr(contents.doc, strpos(contents.doc, '"dedup":{')), '}'))
+           FROM dedup_fingerprints f
+           WHERE contents.id = $1 AND f.content_id = $1 AND f.seen_at = $2
+             AND strpos(contents.doc, '"dedup":{') > 0"#,
         crate::sql_params![id.to_string(), seen_at_ms],
     )
 }
