@@ -23,3 +23,6 @@ CREATE TABLE dedup_links (
     similarity REAL NOT NULL,
     PRIMARY KEY (text, other)
 ) WITHOUT ROWID;
+-- The banded items of a text (those that keep features and bands): "is one near this
+-- item?" is one seek, however many copies of the text there are.
+CREATE INDEX dedup_banded ON dedup_fingerprints (exact_hash, seen_at) WHERE length(features) > 0;

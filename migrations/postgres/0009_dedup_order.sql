@@ -17,3 +17,5 @@ CREATE TABLE dedup_links (
     similarity DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (text, other)
 );
+-- The banded items of a text: "is one near this item?" is one seek.
+CREATE INDEX dedup_banded ON dedup_fingerprints (exact_hash, seen_at) WHERE octet_length(features) > 0;

@@ -319,11 +319,13 @@ pub enum OwnText {
     /// The item was decided before (a replay): its verdict as it stands.
     Known(DedupResult),
     /// The earliest item of its text in the window, those at or after it whose original
-    /// is too, and whether this item keeps bands (none of its text does nearby).
+    /// is too, whether this item keeps bands (none of its text does nearby), and its
+    /// text's links (the near texts and their similarity).
     New {
         earliest: Option<Member>,
         later: Vec<Member>,
         banded: bool,
+        links: Vec<(u64, f64)>,
     },
 }
 
@@ -396,8 +398,8 @@ struct MemFp {
 
 impl Mem {
     /// One text's items within `w` ms of `at`: the earliest, and those at or after
-    /// `at` whose original is too (the queries the stores run).
-    fn text(&self, h: u64, at: i64, w: i64) -> (Option<Member>, Vec<Member>) {
+    /// `(at, id)` whose original is after it too (the queries the stores run).
+    fn text(&self, h: u64, (at, id): (i64, Uuid), w: i64) -> (Option<Member>, Vec<Member>) {
         let mut items: Vec<Member> = self
             .exact
             .get(&h)
@@ -418,7 +420,7 @@ impl Mem {
         let earliest = items.first().cloned();
         let later = items
             .into_iter()
-            .filter(|m| m.at >= at && m.first_at >= at)
+            .filter(|m| m.at >= at && (m.first_at, m.first_id) > (at, id))
             .collect();
         (earliest, later)
     }
@@ -436,7 +438,7 @@ impl Mem {
             let f = &self.fps[id];
             f.banded && (lo..=hi).contains(&f.fp.at.timestamp_millis())
         });
-        let (earliest, later) = self.text(fp.exact, at, w);
+        let (earliest, later) = self.text(fp.exact, (at, fp.content_id), w);
         let mut cands = Vec::new();
         text_candidates(fp, true, 1.0, earliest.as_ref(), &later, &mut cands);
         if near >= 1.0 || fp.features.is_empty() {
@@ -465,7 +467,7 @@ impl Mem {
             self.links.get(&fp.exact).cloned().unwrap_or_default()
         };
         for (h, j) in &texts {
-            let (e, l) = self.text(*h, at, w);
+            let (e, l) = self.text(*h, (at, fp.content_id), w);
             text_candidates(fp, false, *j, e.as_ref(), &l, &mut cands);
         }
         let found = if banded { texts } else { Vec::new() };

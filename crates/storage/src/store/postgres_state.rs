@@ -259,13 +259,14 @@ fn dedup_on(
     let (at, w) = (ms(fp.at), window.num_milliseconds());
     let (lo, hi) = (at - w, at + w);
     let id = fp.content_id.to_string();
-    let (earliest, later, banded) = match own_text_on(tx, fp, w)? {
+    let (earliest, later, banded, links) = match own_text_on(tx, fp, w)? {
         OwnText::Known(r) => return Ok(r),
         OwnText::New {
             earliest,
             later,
             banded,
-        } => (earliest, later, banded),
+            links,
+        } => (earliest, later, banded, links),
     };
     let mut cands = Vec::new();
     text_candidates(fp, true, 1.0, earliest.as_ref(), &later, &mut cands);
@@ -277,13 +278,7 @@ fn dedup_on(
             found = band_search_on(tx, fp, near, band_span(at, w))?;
             found.clone()
         } else {
-            tx.query(
-                "SELECT other, similarity FROM dedup_links WHERE text = $1",
-                &[&(fp.exact as i64)],
-            )?
-            .iter()
-            .map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, f64>(1)))
-            .collect()
+            links
         };
         near_on(tx, fp, &texts, (lo, hi), &mut cands)?;
     }
@@ -352,13 +347,16 @@ fn own_text_on(tx: &mut Db<'_>, fp: &Fingerprint, w: i64) -> Result<OwnText, Sto
          UNION ALL
          (SELECT 2, seen_at, content_id, first_id, kind, similarity, '', coalesce(first_at, seen_at)
            FROM dedup_fingerprints
-           WHERE exact_hash = $3 AND seen_at BETWEEN $1 AND $5 AND coalesce(first_at, seen_at) >= $1
+           WHERE exact_hash = $3 AND seen_at BETWEEN $1 AND $5
+             AND (coalesce(first_at, seen_at), first_id) > ($1, $2)
            ORDER BY seen_at, content_id LIMIT 64)
          UNION ALL
          (SELECT 3, seen_at, content_id, first_id, kind, similarity, '', 0
            FROM dedup_fingerprints
            WHERE exact_hash = $3 AND seen_at BETWEEN $6 AND $7 AND octet_length(features) > 0
-           LIMIT 1)",
+           LIMIT 1)
+         UNION ALL
+         SELECT 4, other, '', '', '', similarity, '', 0 FROM dedup_links WHERE text = $3",
         &[&at, &id, &(fp.exact as i64), &lo, &hi, &nlo, &nhi],
     )?;
     if let Some(r) = rows.iter().find(|r| r.get::<_, i32>(0) == 0) {
@@ -387,10 +385,16 @@ fn own_text_on(tx: &mut Db<'_>, fp: &Fingerprint, w: i64) -> Result<OwnText, Sto
         .filter(|r| r.get::<_, i32>(0) == 2)
         .map(member)
         .collect();
+    let links = rows
+        .iter()
+        .filter(|r| r.get::<_, i32>(0) == 4)
+        .map(|r| (r.get::<_, i64>(1) as u64, r.get::<_, f64>(5)))
+        .collect();
     Ok(OwnText::New {
         earliest,
         later,
         banded,
+        links,
     })
 }
 
@@ -453,9 +457,9 @@ fn near_on(
                  kind, similarity
            FROM dedup_fingerprints
            WHERE exact_hash = ANY($1) AND seen_at BETWEEN $4 AND $3
-             AND coalesce(first_at, seen_at) >= $4
+             AND (coalesce(first_at, seen_at), first_id) > ($4, $5)
            ORDER BY seen_at, content_id LIMIT 256)",
-        &[&hashes, &lo, &hi, &at],
+        &[&hashes, &lo, &hi, &at, &fp.content_id.to_string()],
     )?;
     let member = |r: &postgres::Row| Member {
         at: r.get(2),

@@ -168,7 +168,8 @@ fn dedup_on(
             earliest,
             later,
             banded,
-        } => candidates_on(conn, fp, window, near, (earliest, later, banded))?,
+            links,
+        } => candidates_on(conn, fp, window, near, (earliest, later, banded, links))?,
     };
     let (v, first_at, revisions) = decide(fp.content_id, at, &cands);
     conn.prepare_cached(
@@ -225,7 +226,7 @@ fn dedup_on(
 
 /// In one statement: the item's verdict if it was decided before (k = 0); else its
 /// text's earliest item in the window (1), the items at or after it whose original is
-/// too (2), and whether one of its text near it keeps bands (3).
+/// too (2), whether one of its text near it keeps bands (3), and its text's links (4).
 fn own_text_on(
     conn: &Connection,
     fp: &Fingerprint,
@@ -248,14 +249,16 @@ fn own_text_on(
                                kind, similarity, ''
                         FROM dedup_fingerprints
                         WHERE exact_hash = ?1 AND seen_at BETWEEN ?4 AND ?3
-                          AND coalesce(first_at, seen_at) >= ?4
+                          AND (coalesce(first_at, seen_at), first_id) > (?4, ?5)
                         ORDER BY seen_at, content_id LIMIT 64)
          UNION ALL
          SELECT * FROM (SELECT 3, 0, '', '', 0, '', 0.0, ''
                         FROM dedup_fingerprints
                         WHERE exact_hash = ?1 AND seen_at BETWEEN ?6 AND ?7
                           AND length(features) > 0
-                        LIMIT 1)",
+                        LIMIT 1)
+         UNION ALL
+         SELECT 4, other, '', '', 0, '', similarity, '' FROM dedup_links WHERE text = ?1",
     )?;
     let rows = stmt.query_map(
         params![
@@ -280,11 +283,15 @@ fn own_text_on(
             ))
         },
     )?;
-    let (mut earliest, mut later, mut banded) = (None, Vec::new(), true);
+    let (mut earliest, mut later, mut banded, mut links) = (None, Vec::new(), true, Vec::new());
     for row in rows {
         let (k, seen, cid, first, first_at, kind, similarity, revised) = row?;
         if k == 3 {
             banded = false;
+            continue;
+        }
+        if k == 4 {
+            links.push((seen as u64, similarity));
             continue;
         }
         let first_id = first.parse().unwrap_or(fp.content_id);
@@ -317,15 +324,16 @@ fn own_text_on(
         earliest,
         later,
         banded,
+        links,
     })
 }
 
-/// One text's items within the window of an item at `at`: the earliest, and those at
-/// or after `at` whose original is too (the ones a late original may revise).
+/// One text's items within the window of an item at `(at, id)`: the earliest, and those
+/// at or after it whose original is after it too (the ones it may become the original of).
 fn text_on(
     conn: &Connection,
     h: u64,
-    at: i64,
+    (at, id): (i64, Uuid),
     (lo, hi): (i64, i64),
 ) -> Result<(Option<Member>, Vec<Member>), StoreError> {
     let mut stmt = conn.prepare_cached(
@@ -339,10 +347,10 @@ fn text_on(
                                kind, similarity
                         FROM dedup_fingerprints
                         WHERE exact_hash = ?1 AND seen_at BETWEEN ?4 AND ?3
-                          AND coalesce(first_at, seen_at) >= ?4
+                          AND (coalesce(first_at, seen_at), first_id) > (?4, ?5)
                         ORDER BY seen_at, content_id LIMIT 64)",
     )?;
-    let rows = stmt.query_map(params![h as i64, lo, hi, at], |r| {
+    let rows = stmt.query_map(params![h as i64, lo, hi, at, id.to_string()], |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, i64>(1)?,
@@ -380,6 +388,9 @@ fn text_on(
 /// texts its band search found (to link).
 type Found = (Vec<Candidate>, bool, Vec<(u64, f64)>);
 
+/// The parts of [`OwnText::New`]: earliest, later, banded, links.
+type OwnNew = (Option<Member>, Vec<Member>, bool, Vec<(u64, f64)>);
+
 /// Stored items that repeat `fp` in the window, earlier and later: its own text's, and
 /// those of near texts — found through the bands when `fp` is banded (no banded item of
 /// its text in its [`band_neighbourhood`]), else through its text's links.
@@ -388,7 +399,7 @@ fn candidates_on(
     fp: &Fingerprint,
     window: chrono::Duration,
     near: f64,
-    (earliest, later, banded): (Option<Member>, Vec<Member>, bool),
+    (earliest, later, banded, links): OwnNew,
 ) -> Result<Found, StoreError> {
     let (at, w) = (ms(fp.at), window.num_milliseconds());
     let span = (at - w, at + w);
@@ -400,15 +411,10 @@ fn candidates_on(
     let texts = if banded {
         band_search_on(conn, fp, near, band_span(at, w))?
     } else {
-        let mut stmt =
-            conn.prepare_cached("SELECT other, similarity FROM dedup_links WHERE text = ?1")?;
-        let rows = stmt.query_map(params![fp.exact as i64], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, f64>(1)?))
-        })?;
-        rows.collect::<Result<Vec<_>, _>>()?
+        links
     };
     for (h, j) in &texts {
-        let (e, l) = text_on(conn, *h, at, span)?;
+        let (e, l) = text_on(conn, *h, (at, fp.content_id), span)?;
         text_candidates(fp, false, *j, e.as_ref(), &l, &mut cands);
     }
     let found = if banded { texts } else { Vec::new() };

@@ -180,6 +180,7 @@ mod tests {
         assert_eq!(t("IT support told me to reboot"), Vec::<String>::new());
         assert_eq!(t("GM everyone, coffee first"), Vec::<String>::new());
         assert_eq!(t("iRobot shares sink after deal collapses"), ["IRBT"]);
+        assert_eq!(t("Dell Curry is Steph's dad"), Vec::<String>::new());
     }
 
     #[test]

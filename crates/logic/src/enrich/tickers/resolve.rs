@@ -222,6 +222,17 @@ impl TickerIndex {
                     "a company's one-word name in lower case without market context",
                     0.0,
                 ),
+                // "Dell Curry", "Cisco Ramon": a one-word name run into another capitalized
+                // word is part of a longer name, unless the text is about markets.
+                Kind::Plain | Kind::Capitalized
+                    if p.one_word && !context && next_is_capitalized(text, e) =>
+                {
+                    d(
+                        false,
+                        "part of a longer name (a capitalized word follows) without market context",
+                        0.0,
+                    )
+                }
                 Kind::Plain if written_as_name => d(true, "distinctive company name", 0.9),
                 Kind::Plain if !p.one_word => d(true, "distinctive company name", 0.85),
                 Kind::Plain if self.everyday.contains(matched.to_lowercase().as_str()) => {
@@ -560,6 +571,12 @@ pub(super) fn capitalized(s: &str) -> bool {
                 .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
                 || cs.any(char::is_uppercase)
         })
+}
+
+/// The next word, right after `e` with only a space between, starts with a capital.
+fn next_is_capitalized(text: &str, e: usize) -> bool {
+    let rest = &text[e..];
+    rest.starts_with(' ') && rest[1..].chars().next().is_some_and(|c| c.is_uppercase())
 }
 
 /// Nothing but punctuation and space between the previous sentence end and `s`.
