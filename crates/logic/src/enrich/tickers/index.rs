@@ -68,7 +68,7 @@ const ACRONYMS: &[&str] = &[
     "OEM", "B2B", "SAAS", "AGM", "HODL", "MOASS", "BREAKING", "UPDATE", "NEWS", "ALERT", "THE",
     "AND", "FOR", "BUY", "SELL", "HOLD", "CALLS", "PUTS", "USA", "EST", "PST", "EDT", "UTC",
     "LIVE", "NEW", "TOP", "JUST", "IN", "BIG", "HUGE", "OMG", "FAQ", "DM", "PDF", "URL", "HTML",
-    "AI", "LNG", "EV", "EVS", "GDPR", "CEO", "HR", "IT", "PM", "AM", "GN", "GM", "TV", "PC",
+    "AI", "LNG", "EVS", "GDPR",
 ];
 
 /// Words that put a sentence-initial ambiguous name ("Apple ...") in a market context.

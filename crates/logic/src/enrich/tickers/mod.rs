@@ -165,6 +165,7 @@ mod tests {
         assert_eq!(t("Shares of Apple (AAPL) edged higher"), ["AAPL"]);
         assert_eq!(t("@Boeing says deliveries resume"), ["BA"]);
         assert_eq!(t("the new policy (IT) is live"), Vec::<String>::new());
+        assert_eq!(t("Gartner (IT) raises its outlook"), ["IT"]);
     }
 
     #[test]

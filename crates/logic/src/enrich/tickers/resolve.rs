@@ -304,23 +304,25 @@ impl TickerIndex {
                     && inner
                         .chars()
                         .all(|c| c.is_ascii_uppercase() || matches!(c, '.' | '-'));
-                if !shaped || self.acronyms.contains(sym.as_str()) {
-                    continue;
-                }
-                let listed = self.symbols.contains(sym.as_str());
-                // A short or everyday symbol ("(A)", "(ON)") needs the name before it.
-                let weak =
-                    sym.len() <= 2 || self.everyday.contains(sym.to_ascii_lowercase().as_str());
                 let after_name = previous_word(text, s).is_some_and(|p| {
                     p.chars().next().is_some_and(char::is_uppercase) || p.ends_with('.')
                 });
+                // A short, everyday or acronym-like symbol ("(A)", "(ON)", "(IT)") counts
+                // only right after a name ("Gartner (IT)"); "the policy (IT)" is not one.
+                let weak = sym.len() <= 2
+                    || self.everyday.contains(sym.to_ascii_lowercase().as_str())
+                    || self.acronyms.contains(sym.as_str());
+                if !shaped || weak && !after_name {
+                    continue;
+                }
+                let listed = self.symbols.contains(sym.as_str());
                 push(
                     out,
                     explicit(
                         &sym,
                         Via::Paren,
                         word,
-                        listed && (!weak || after_name),
+                        listed,
                         0.93,
                         "symbol in parentheses",
                     ),
