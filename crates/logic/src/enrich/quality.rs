@@ -154,7 +154,7 @@ pub struct DedupScore {
 /// Dedup against `same|different<TAB>first<TAB>second` rows: each pair on its own
 /// (the second after the first), then every text of the set in three orders.
 pub fn dedup(cfg: &EnrichConfig, set: &str) -> Result<DedupScore, String> {
-    let chain_cfg = cfg.clone();
+    let tickers = Tickers::new(&cfg.tickers)?;
     let prepare = |text: &str, n: usize| -> Result<crate::model::Content, String> {
         let mut item = text_item(text);
         item.id = crate::model::content_id("quality", &n.to_string());
@@ -166,9 +166,7 @@ pub fn dedup(cfg: &EnrichConfig, set: &str) -> Result<DedupScore, String> {
         super::cashtags::Cashtags
             .enrich(&mut item, &state)
             .map_err(|e| e.message)?;
-        Tickers::new(&chain_cfg.tickers)?
-            .enrich(&mut item, &state)
-            .map_err(|e| e.message)?;
+        tickers.enrich(&mut item, &state).map_err(|e| e.message)?;
         Ok(item)
     };
     let d = Dedup {

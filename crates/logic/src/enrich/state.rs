@@ -301,6 +301,25 @@ pub struct Member {
 }
 
 impl Member {
+    /// A member from a store's row; None when an id does not parse (never written so).
+    pub fn stored(
+        at: i64,
+        id: &str,
+        first_id: &str,
+        first_at: i64,
+        kind: &str,
+        similarity: f64,
+    ) -> Option<Member> {
+        Some(Member {
+            at,
+            id: id.parse().ok()?,
+            first_id: first_id.parse().ok()?,
+            first_at,
+            kind: DupKind::parse(kind),
+            similarity,
+        })
+    }
+
     fn candidate(&self, exact: bool, similarity: f64) -> Candidate {
         Candidate {
             at: self.at,
@@ -347,19 +366,19 @@ pub fn text_candidates(
 }
 
 /// Texts sharing a band with `fp` (rows: their exact hash and features, one row per
-/// text), with their Jaccard similarity, for those at or above `near`. Every item of
+/// text; a store decodes its blob with [`features_of`]), with their Jaccard similarity, for those at or above `near`. Every item of
 /// such a text in the window (its exact group) is then a candidate at that similarity.
-pub fn near_texts(
+pub fn near_texts<F: AsRef<[u64]>>(
     fp: &Fingerprint,
     near: f64,
-    rows: impl IntoIterator<Item = (u64, Vec<u8>)>,
+    rows: impl IntoIterator<Item = (u64, F)>,
 ) -> Vec<(u64, f64)> {
     let mut out: Vec<(u64, f64)> = Vec::new();
-    for (exact, blob) in rows {
+    for (exact, features) in rows {
         if exact == fp.exact || out.iter().any(|(h, _)| *h == exact) {
             continue;
         }
-        let j = crate::enrich::dedup::jaccard(&fp.features, &features_of(&blob));
+        let j = crate::enrich::dedup::jaccard(&fp.features, features.as_ref());
         if j >= near {
             out.push((exact, j));
         }
@@ -460,7 +479,7 @@ impl Mem {
             }
             let rows = hashes.into_iter().filter_map(|h| {
                 let any = self.exact.get(&h)?.iter().find(|id| self.fps[*id].banded)?;
-                Some((h, feature_blob(&self.fps[any].fp, true)))
+                Some((h, self.fps[any].fp.features.as_slice()))
             });
             near_texts(fp, near, rows)
         } else {

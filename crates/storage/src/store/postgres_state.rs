@@ -27,7 +27,7 @@ use super::StoreError;
 use crate::enrich::state::{
     Candidate, DedupResult, DupKind, EnrichState, Fingerprint, Member, MentionStats, Observation,
     OwnText, StateError, Verdict, band_neighbourhood, band_span, baseline, decide, feature_blob,
-    hour_of, near_texts, parse_revised, revised_text, text_candidates,
+    features_of, hour_of, near_texts, parse_revised, revised_text, text_candidates,
 };
 
 const LOCK_STATE: i64 = 0x5167_666c_0002;
@@ -371,19 +371,17 @@ fn own_text_on(tx: &mut Db<'_>, fp: &Fingerprint, w: i64) -> Result<OwnText, Sto
         }));
     }
     let banded = !rows.iter().any(|r| r.get::<_, i32>(0) == 3);
-    let member = |r: &postgres::Row| Member {
-        at: r.get(1),
-        id: parse(r.get(2)),
-        first_id: parse(r.get(3)),
-        first_at: r.get(7),
-        kind: DupKind::parse(r.get(4)),
-        similarity: r.get(5),
+    let member = |r: &postgres::Row| {
+        Member::stored(r.get(1), r.get(2), r.get(3), r.get(7), r.get(4), r.get(5))
     };
-    let earliest = rows.iter().find(|r| r.get::<_, i32>(0) == 1).map(member);
+    let earliest = rows
+        .iter()
+        .find(|r| r.get::<_, i32>(0) == 1)
+        .and_then(member);
     let later: Vec<Member> = rows
         .iter()
         .filter(|r| r.get::<_, i32>(0) == 2)
-        .map(member)
+        .filter_map(member)
         .collect();
     let links = rows
         .iter()
@@ -424,7 +422,7 @@ fn band_search_on(
         near,
         rows.iter().filter_map(|r| {
             let blob: Option<Vec<u8>> = r.get(1);
-            Some((r.get::<_, i64>(0) as u64, blob?))
+            Some((r.get::<_, i64>(0) as u64, features_of(&blob?)))
         }),
     ))
 }
@@ -438,7 +436,6 @@ fn near_on(
     (lo, hi): (i64, i64),
     cands: &mut Vec<Candidate>,
 ) -> Result<(), StoreError> {
-    let parse = |s: &str| s.parse::<Uuid>().unwrap_or(fp.content_id);
     if texts.is_empty() {
         return Ok(());
     }
@@ -461,19 +458,14 @@ fn near_on(
            ORDER BY seen_at, content_id LIMIT 256)",
         &[&hashes, &lo, &hi, &at, &fp.content_id.to_string()],
     )?;
-    let member = |r: &postgres::Row| Member {
-        at: r.get(2),
-        id: parse(r.get(3)),
-        first_id: parse(r.get(4)),
-        first_at: r.get(5),
-        kind: DupKind::parse(r.get(6)),
-        similarity: r.get(7),
+    let member = |r: &postgres::Row| {
+        Member::stored(r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7))
     };
     for &(h, j) in texts {
         let of = |k: i32| {
             rows.iter()
                 .filter(move |r| r.get::<_, i32>(0) == k && r.get::<_, i64>(1) as u64 == h)
-                .map(member)
+                .filter_map(member)
         };
         let earliest = of(1).next();
         let later: Vec<Member> = of(2).collect();

@@ -16,7 +16,7 @@ use super::{SqliteDb, StoreError};
 use crate::enrich::state::{
     Candidate, DedupResult, DupKind, EnrichState, Fingerprint, Member, MentionStats, Observation,
     OwnText, StateError, Verdict, band_neighbourhood, band_span, baseline, decide, feature_blob,
-    hour_of, near_texts, parse_revised, revised_text, text_candidates,
+    features_of, hour_of, near_texts, parse_revised, revised_text, text_candidates,
 };
 
 pub struct SqliteState {
@@ -294,25 +294,18 @@ fn own_text_on(
             links.push((seen as u64, similarity));
             continue;
         }
-        let first_id = first.parse().unwrap_or(fp.content_id);
         if k == 0 {
             return Ok(OwnText::Known(DedupResult {
                 verdict: Verdict {
                     kind: DupKind::parse(&kind),
-                    first_id,
+                    first_id: first.parse().unwrap_or(fp.content_id),
                     similarity,
                 },
                 revised: parse_revised(&revised),
             }));
         }
-        let Ok(id) = cid.parse() else { continue };
-        let m = Member {
-            at: seen,
-            id,
-            first_id,
-            first_at,
-            kind: DupKind::parse(&kind),
-            similarity,
+        let Some(m) = Member::stored(seen, &cid, &first, first_at, &kind, similarity) else {
+            continue;
         };
         if k == 1 {
             earliest = Some(m);
@@ -364,16 +357,8 @@ fn text_on(
     let (mut earliest, mut later) = (None, Vec::new());
     for row in rows {
         let (k, seen, id, first, first_at, kind, similarity) = row?;
-        let (Ok(id), Ok(first_id)) = (id.parse(), first.parse()) else {
+        let Some(m) = Member::stored(seen, &id, &first, first_at, &kind, similarity) else {
             continue;
-        };
-        let m = Member {
-            at: seen,
-            id,
-            first_id,
-            first_at,
-            kind: DupKind::parse(&kind),
-            similarity,
         };
         if k == 0 {
             earliest = Some(m);
@@ -446,17 +431,17 @@ fn band_search_on(
             hashes.push(h);
         }
     }
-    let mut features_of = conn.prepare_cached(
+    let mut stored = conn.prepare_cached(
         "SELECT features FROM dedup_fingerprints
          WHERE exact_hash = ?1 AND length(features) > 0 LIMIT 1",
     )?;
     let mut rows = Vec::with_capacity(hashes.len());
     for h in hashes {
-        if let Some(blob) = features_of
+        if let Some(blob) = stored
             .query_row(params![h], |r| r.get::<_, Vec<u8>>(0))
             .optional()?
         {
-            rows.push((h as u64, blob));
+            rows.push((h as u64, features_of(&blob)));
         }
     }
     Ok(near_texts(fp, near, rows))
