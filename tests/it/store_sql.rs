@@ -236,6 +236,11 @@ async fn suite(store: Arc<dyn Store>) -> Result<(), String> {
     // same way in both dialects (JSON functions differ; the statement is written twice).
     let mut item = sigflow::enrich::text_item("Late original, later duplicate");
     item.id = sigflow::model::content_id("t", "revised");
+    // A source's own fields may hold anything, our key names included: left alone.
+    item.extras.insert(
+        "enrichments".into(),
+        serde_json::json!({"dedup": {"kind": {"nested": "}"}, "first_id": "x"}}),
+    );
     item.enrichments.insert(
         "dedup".into(),
         serde_json::json!({"kind": "unique", "first_id": item.id}),

@@ -231,34 +231,46 @@ pub enum KnownColumn {
 /// similarity to three decimals), so that a replay of the item finds the same bytes
 /// and writes nothing.
 pub fn sync_dedup(id: &str, seen_at_ms: i64) -> crate::store::sql::Mutation {
+    // The document's own `enrichments.dedup` is the last `"enrichments":{"dedup":{` in
+    // its text: `extras` (a source's fields, which may hold anything) comes before
+    // `enrichments`, and what follows it holds no such key unescaped.
     crate::store::sql::Mutation::per_dialect(
         r#"UPDATE contents SET
              duplicate = CASE f.kind WHEN 'unique' THEN 0 ELSE 1 END,
-             doc = substr(contents.doc, 1, instr(contents.doc, '"dedup":{') - 1)
-                || '"dedup":{"first_id":"' || f.first_id || '","kind":"' || f.kind || '"'
-                || CASE WHEN f.kind = 'near'
-                        THEN ',"similarity":' || CAST(round(f.similarity * 1000) / 1000.0 AS TEXT)
-                        ELSE '' END
-                || '}'
-                || substr(contents.doc, instr(contents.doc, '"dedup":{')
-                     + instr(substr(contents.doc, instr(contents.doc, '"dedup":{')), '}'))
+             doc = (WITH RECURSIVE p(at, rest) AS (
+                      SELECT 0, contents.doc
+                      UNION ALL
+                      SELECT at + instr(rest, '"enrichments":{"dedup":{'),
+                             substr(rest, instr(rest, '"enrichments":{"dedup":{') + 1)
+                      FROM p WHERE instr(rest, '"enrichments":{"dedup":{') > 0),
+                    s(o) AS (SELECT max(at) + 15 FROM p)
+                    SELECT substr(contents.doc, 1, o - 1)
+                        || '"dedup":{"first_id":"' || f.first_id || '","kind":"' || f.kind || '"'
+                        || CASE WHEN f.kind = 'near'
+                                THEN ',"similarity":'
+                                     || CAST(round(f.similarity * 1000) / 1000.0 AS TEXT)
+                                ELSE '' END
+                        || '}'
+                        || substr(contents.doc, o + instr(substr(contents.doc, o), '}'))
+                    FROM s)
            FROM dedup_fingerprints f
            WHERE contents.id = $1 AND f.content_id = $1 AND f.seen_at = $2
-             AND instr(contents.doc, '"dedup":{') > 0"#,
+             AND instr(contents.doc, '"enrichments":{"dedup":{') > 0"#,
         r#"UPDATE contents SET
              duplicate = CASE f.kind WHEN 'unique' THEN 0 ELSE 1 END,
-             doc = substr(contents.doc, 1, strpos(contents.doc, '"dedup":{') - 1)
-                || '"dedup":{"first_id":"' || f.first_id || '","kind":"' || f.kind || '"'
-                || CASE WHEN f.kind = 'near'
-                        THEN ',"similarity":'
-                             || ((round((f.similarity * 1000)::numeric) / 1000)::float8)::text
-                        ELSE '' END
-                || '}'
-                || substr(contents.doc, strpos(contents.doc, '"dedup":{')
-                     + strpos(substr(contents.doc, strpos(contents.doc, '"dedup":{')), '}'))
+             doc = regexp_replace(contents.doc,
+                     '^(.*)"enrichments":\{"dedup":\{[^}]*\}',
+                     '\1"enrichments":{"dedup":{"first_id":"' || f.first_id || '","kind":"'
+                       || f.kind || '"'
+                       || CASE WHEN f.kind = 'near'
+                               THEN ',"similarity":'
+                                    || ((round((f.similarity * 1000)::numeric) / 1000)::float8)::text
+                               ELSE '' END
+                       || '}',
+                     's')
            FROM dedup_fingerprints f
            WHERE contents.id = $1 AND f.content_id = $1 AND f.seen_at = $2
-             AND strpos(contents.doc, '"dedup":{') > 0"#,
+             AND strpos(contents.doc, '"enrichments":{"dedup":{') > 0"#,
         crate::sql_params![id.to_string(), seen_at_ms],
     )
 }
