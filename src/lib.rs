@@ -26,7 +26,7 @@
 pub use sigflow_api as api;
 pub use sigflow_connectors::{notify, sources};
 pub use sigflow_core::{error, hash, health, model};
-pub use sigflow_logic::{enrich, normalize};
+pub use sigflow_logic::{analyze, enrich, normalize};
 pub use sigflow_storage::{lake, log, sql_params, store};
 
 pub mod bench;

@@ -6,8 +6,10 @@ mod demo;
 mod dlq;
 mod enrich;
 mod keys;
+mod ledger;
 mod parse;
 mod replay;
+mod rules;
 mod run;
 mod sources;
 mod topics;
@@ -65,6 +67,9 @@ pub enum Command {
     Migrate(DataArgs),
     /// API keys: create (shown once), list, revoke.
     Keys(keys::KeysArgs),
+    Rules(rules::RulesArgs),
+    Signals(ledger::SignalsArgs),
+    Ledger(ledger::LedgerArgs),
     /// Measure throughput and latency of the embedded pipeline against the store's limit.
     Bench(crate::bench::BenchArgs),
 }
@@ -146,6 +151,9 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys(a) => keys::run(a).await,
+        Command::Rules(a) => rules::run(a).await,
+        Command::Signals(a) => ledger::run_signals(a).await,
+        Command::Ledger(a) => ledger::run(a).await,
         Command::Bench(a) => crate::bench::run(a).await,
     }
 }

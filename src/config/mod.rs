@@ -9,8 +9,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+mod analyze;
 mod api;
 
+pub use analyze::{AnalyzeConfig, LlmConfig};
 pub use api::{ApiConfig, OutboundConfig};
 
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
@@ -95,6 +97,7 @@ pub struct Config {
     pub enrich: EnrichConfig,
     pub logging: LoggingConfig,
     pub forward: ForwardConfig,
+    pub analyze: AnalyzeConfig,
     pub outbound: OutboundConfig,
     pub sources: Vec<SourceConfig>,
 }
@@ -133,6 +136,7 @@ const TOP_LEVEL: &[&str] = &[
     "enrich",
     "logging",
     "forward",
+    "analyze",
     "outbound",
     "sources",
 ];
@@ -199,8 +203,12 @@ impl Config {
         let logging: Option<LoggingConfig> = section(&root, "logging", &mut errors);
         let forward: Option<ForwardConfig> = section(&root, "forward", &mut errors);
         let outbound: Option<OutboundConfig> = section(&root, "outbound", &mut errors);
+        let analyze: Option<AnalyzeConfig> = section(&root, "analyze", &mut errors);
         if let Some(f) = &forward {
             f.validate(&mut errors);
+        }
+        if let Some(a) = &analyze {
+            a.validate(&mut errors);
         }
         let sources = sources(root.get("sources"), &mut errors);
 
@@ -415,8 +423,9 @@ impl Config {
             Some(logging),
             Some(forward),
             Some(outbound),
+            Some(analyze),
         ) = (
-            api, pipeline, topics, sqlite, lake_files, enrich, logging, forward, outbound,
+            api, pipeline, topics, sqlite, lake_files, enrich, logging, forward, outbound, analyze,
         )
         else {
             unreachable!("every missing section produced an error above")
@@ -434,6 +443,7 @@ impl Config {
             enrich,
             logging,
             forward,
+            analyze,
             outbound,
             sources,
         })

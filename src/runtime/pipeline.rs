@@ -143,6 +143,10 @@ impl Pipeline {
             health: health.clone(),
             state,
             progress: Arc::new(super::source_supervisor::Progress::default()),
+            rules: Arc::new(
+                crate::stages::analyze::Rules::load(&cfg.analyze.rules)
+                    .map_err(|e| BuildError::Other(format!("analyze.rules: {e}")))?,
+            ),
         };
         let stages = SERVICES
             .iter()

@@ -24,8 +24,9 @@ use crate::enrich::SharedState;
 use crate::error::StageError;
 use crate::health::Health;
 use crate::lake::Lake;
-use crate::log::{EventLog, TOPIC_CONTENT, TOPIC_ENRICHED, TOPIC_RAW};
-use crate::stages::{EnrichStage, ForwardStage, NormalizeStage, Stage};
+use crate::log::{EventLog, TOPIC_CONTENT, TOPIC_ENRICHED, TOPIC_RAW, TOPIC_SIGNALS};
+use crate::stages::analyze::Rules;
+use crate::stages::{AnalyzeStage, EnrichStage, ForwardStage, NormalizeStage, Stage};
 use crate::store::Store;
 
 /// A role nobody selects: the service runs in every process (housekeeping).
@@ -69,6 +70,8 @@ pub struct Deps {
     pub state: SharedState,
     /// How far the sources are, for idle detection.
     pub progress: Arc<Progress>,
+    /// The running rule set, shared by the analyze stage and the rules watcher.
+    pub rules: Arc<Rules>,
 }
 
 /// Per-run settings a task may need.
@@ -112,6 +115,24 @@ pub const SERVICES: &[ServiceSpec] = &[
         writes: &[TOPIC_ENRICHED],
         config: "enrich",
         about: "language, filters, tickers, sentiment, dedup, velocity; stores items (`content` → `enriched`)",
+    },
+    ServiceSpec {
+        name: "analyze",
+        role: "analyze",
+        kind: Kind::Stage(analyze_stage),
+        reads: &[TOPIC_ENRICHED],
+        writes: &[TOPIC_SIGNALS],
+        config: "analyze",
+        about: "rules (and an optional LLM analyst) → sealed predictions in the ledger (`enriched` → `signals`)",
+    },
+    ServiceSpec {
+        name: "rules-watch",
+        role: "analyze",
+        kind: Kind::Task(rules_task),
+        reads: &[],
+        writes: &[],
+        config: "analyze",
+        about: "reloads the rule file when it changes (an invalid version keeps the old rules)",
     },
     ServiceSpec {
         name: "forward",
@@ -188,6 +209,69 @@ fn normalize_stage(d: &Deps) -> BuiltStage {
 fn enrich_stage(d: &Deps) -> BuiltStage {
     let chain = crate::enrich::Chain::new(&d.cfg.enrich).map_err(BuildError::Other)?;
     Ok(Some(Arc::new(EnrichStage::new(chain, d.state.clone()))))
+}
+
+fn analyze_stage(d: &Deps) -> BuiltStage {
+    let a = &d.cfg.analyze;
+    if !a.enabled {
+        return Ok(None);
+    }
+    let analyst = if a.llm.url.is_empty() {
+        None
+    } else {
+        let l = &a.llm;
+        let key = (!l.api_key_env.is_empty())
+            .then(|| std::env::var(&l.api_key_env).ok())
+            .flatten();
+        let client = sigflow_connectors::llm::LlmClient::new(
+            &l.url,
+            key,
+            Duration::from_secs(l.timeout_secs),
+            l.max_retries,
+            l.concurrency,
+            l.requests_per_minute,
+        )
+        .map_err(|e| BuildError::Other(format!("analyze.llm: {e}")))?;
+        let prompt = if l.prompt.is_empty() {
+            crate::analyze::llm::DEFAULT_PROMPT.to_string()
+        } else {
+            std::fs::read_to_string(&l.prompt)
+                .map_err(|e| BuildError::Other(format!("analyze.llm.prompt: {e}")))?
+        };
+        Some(crate::stages::analyst::Analyst {
+            client,
+            model: l.model.clone(),
+            prompt: crate::analyze::llm::Prompt::new(&prompt),
+            max_tokens: l.max_tokens,
+            triage_score: l.triage_score,
+            daily_requests: l.daily_requests,
+            daily_tokens: l.daily_tokens,
+            store: d.store.clone(),
+        })
+    };
+    Ok(Some(Arc::new(AnalyzeStage {
+        rules: d.rules.clone(),
+        analyst,
+        health: d.health.clone(),
+    })))
+}
+
+fn rules_task(d: &Deps, _: &TaskOptions) -> Result<Option<Task>, BuildError> {
+    let a = &d.cfg.analyze;
+    if !a.enabled || a.rules.is_empty() {
+        return Ok(None);
+    }
+    let (rules, health) = (d.rules.clone(), d.health.clone());
+    let every = Duration::from_secs(a.reload_secs);
+    Ok(Some(Box::new(move |mut stop| {
+        Box::pin(async move {
+            while super::backoff::sleep_or_shutdown(every, &mut stop).await {
+                let (r, h) = (rules.clone(), health.clone());
+                let _ = tokio::task::spawn_blocking(move || r.reload(&h)).await;
+            }
+            Ok(())
+        })
+    })))
 }
 
 fn forward_stage(d: &Deps) -> BuiltStage {
@@ -389,11 +473,11 @@ mod tests {
                 s.name
             );
         }
-        assert_eq!(topics(), vec!["raw", "content", "enriched"]);
+        assert_eq!(topics(), vec!["raw", "content", "enriched", "signals"]);
         let roles: Vec<&str> = roles().into_iter().map(|r| r.0).collect();
         assert_eq!(
             roles,
-            vec!["ingest", "normalize", "enrich", "forward", "api"]
+            vec!["ingest", "normalize", "enrich", "analyze", "forward", "api"]
         );
         // Every topic a stage reads is written by some service: nothing waits forever.
         for s in stages() {

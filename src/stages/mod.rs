@@ -2,6 +2,8 @@
 //! ([`crate::runtime::StageRunner`]) owns batching, retries, DLQ, offsets and metrics,
 //! so a stage is only the logic of its step.
 
+pub mod analyst;
+pub mod analyze;
 mod enrich;
 pub mod forward;
 mod normalize;
@@ -12,6 +14,7 @@ use crate::error::StageError;
 use crate::log::LogRecord;
 use crate::store::{Append, Write};
 
+pub use analyze::AnalyzeStage;
 pub use enrich::EnrichStage;
 pub use forward::ForwardStage;
 pub use normalize::NormalizeStage;

@@ -85,7 +85,7 @@ pub enum OrderParam {
 
 /// Accepts RFC 3339 (`2026-11-02T13:00:00Z`), a date (`2026-11-02`, midnight UTC) or
 /// epoch seconds.
-fn parse_time(name: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
+pub(crate) fn parse_time(name: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }

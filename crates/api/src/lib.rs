@@ -13,6 +13,7 @@ pub mod openapi;
 mod page_cache;
 mod problem;
 mod server;
+mod signals;
 mod sources;
 
 pub use gate::Security;
@@ -85,6 +86,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/api/v1/contents", get(contents::list))
         .route("/api/v1/contents/{id}", get(contents::one))
+        .route("/api/v1/signals", get(signals::list))
+        .route("/api/v1/signals/{id}", get(signals::one))
+        .route("/api/v1/ledger/verify", get(signals::verify))
         .route("/api/v1/dlq", get(dlq::list))
         .route("/api/v1/ingest/{source}", post(ingest::push))
         .route("/api/v1/sources", get(sources::list).post(sources::add))

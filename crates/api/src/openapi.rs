@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{contents, dlq, dto, health, ingest, problem, sources};
+use crate::{contents, dlq, dto, health, ingest, problem, signals, sources};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,15 +18,18 @@ use crate::{contents, dlq, dto, health, ingest, problem, sources};
     ),
     paths(
         health::healthz, health::readyz, health::metrics,
-        contents::list, contents::one, dlq::list, ingest::push,
+        contents::list, contents::one, signals::list, signals::one, signals::verify,
+        dlq::list, ingest::push,
         sources::list, sources::add, sources::pause, sources::resume, sources::remove, sources::test,
     ),
     components(schemas(problem::Problem, dto::ContentPage, dto::ContentItem, dto::DeadLetterPage,
         dto::SourceList, dto::SourceChanged, dto::NewSource, dto::TestResult, dto::IngestAccepted,
-        dto::Readiness, dto::Healthz)),
+        dto::Readiness, dto::Healthz, signals::SignalPage, signals::SignalDetail, signals::Signal,
+        signals::LedgerReport)),
     modifiers(&BearerKeys),
     tags(
         (name = "contents", description = "Stored items and their filters"),
+        (name = "signals", description = "Sealed predictions and the ledger's verification"),
         (name = "sources", description = "Source management"),
         (name = "dlq", description = "Dead letters"),
         (name = "ingest", description = "Webhook ingest (HMAC-signed)"),

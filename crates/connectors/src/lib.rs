@@ -9,6 +9,7 @@
 //! **Invariant:** with the CLI, the only HTTP clients, and every one of them is built
 //! by [`net::client_builder`].
 
+pub mod llm;
 pub mod net;
 pub mod notify;
 pub mod sources;

@@ -153,8 +153,13 @@ impl Health {
             if c.status.is_well() {
                 continue;
             }
-            // A source, or the parser of one source's payloads (drift quarantine).
-            if name.starts_with("source:") || name.starts_with("parser:") {
+            // A source, or the parser of one source's payloads (drift quarantine), or
+            // the analysis's helpers (an invalid new rule file: the old rules run; the
+            // LLM down: the rules decide).
+            if name.starts_with("source:")
+                || name.starts_with("parser:")
+                || name.starts_with("analyze:")
+            {
                 degraded.push(name);
             } else {
                 down.push(name);

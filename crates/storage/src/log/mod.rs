@@ -30,6 +30,7 @@ pub use tail::Tail;
 pub const TOPIC_RAW: &str = "raw";
 pub const TOPIC_CONTENT: &str = "content";
 pub const TOPIC_ENRICHED: &str = "enriched";
+pub const TOPIC_SIGNALS: &str = "signals";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {

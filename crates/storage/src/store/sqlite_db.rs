@@ -180,6 +180,7 @@ impl SqliteDb {
         // The writer runs the commit path's and the enrich state's statements, more
         // than the default cache of 16 holds.
         conn.set_prepared_statement_cache_capacity(64);
+        register_functions(&conn)?;
         Ok(conn)
     }
 
@@ -319,5 +320,22 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         )?;
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// SQL functions the shared SQL needs and SQLite lacks: `sigflow_sha256(text)` (hex),
+/// which the ledger's insert uses to chain a row to the one before it, as PostgreSQL's
+/// `sha256()` does there (`repos/predictions.rs`).
+fn register_functions(conn: &Connection) -> Result<(), StoreError> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "sigflow_sha256",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let text: String = ctx.get(0)?;
+            Ok(crate::hash::sha256_hex(text.as_bytes()))
+        },
+    )?;
     Ok(())
 }

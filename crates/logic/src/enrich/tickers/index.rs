@@ -204,6 +204,13 @@ pub fn normalize_name(title: &str) -> String {
 }
 
 impl TickerIndex {
+    /// Whether `symbol` is a listed symbol (`BRK.B` and `BRK-B` alike).
+    pub fn is_listed(&self, symbol: &str) -> bool {
+        self.symbols.contains(symbol)
+            || self.symbols.contains(symbol.replace('.', "-").as_str())
+            || self.symbols.contains(symbol.replace('-', ".").as_str())
+    }
+
     pub fn standard() -> &'static TickerIndex {
         static I: OnceLock<TickerIndex> = OnceLock::new();
         I.get_or_init(|| TickerIndex::build("").expect("bundled ticker data is valid"))

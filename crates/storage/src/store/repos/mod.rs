@@ -11,6 +11,8 @@ pub mod contents;
 pub mod cursors;
 pub mod dead_letters;
 pub mod effects;
+pub mod llm_usage;
+pub mod predictions;
 pub mod source_defs;
 
 use serde::Serialize;
