@@ -54,8 +54,15 @@ impl AnalyzeConfig {
         if l.url.is_empty() {
             return;
         }
-        if let Err(e) = sigflow_connectors::net::check_str(&l.url) {
-            errors.push(format!("analyze.llm.url: {e}"));
+        // The address itself is checked against `[outbound] allow` when the client is
+        // built (the policy is installed after validation).
+        match url::Url::parse(&l.url) {
+            Err(e) => errors.push(format!("analyze.llm.url: not a URL ({e})")),
+            Ok(u) => {
+                if let Err(e) = sigflow_connectors::net::check_scheme(&u) {
+                    errors.push(format!("analyze.llm.url: {e}"));
+                }
+            }
         }
         if l.model.trim().is_empty() {
             errors.push("analyze.llm.model: required when analyze.llm.url is set".into());

@@ -238,6 +238,7 @@ fn analyze_stage(d: &Deps) -> BuiltStage {
             std::fs::read_to_string(&l.prompt)
                 .map_err(|e| BuildError::Other(format!("analyze.llm.prompt: {e}")))?
         };
+        d.health.register(crate::stages::analyze::LLM_COMPONENT);
         Some(crate::stages::analyst::Analyst {
             client,
             model: l.model.clone(),
@@ -262,6 +263,8 @@ fn rules_task(d: &Deps, _: &TaskOptions) -> Result<Option<Task>, BuildError> {
         return Ok(None);
     }
     let (rules, health) = (d.rules.clone(), d.health.clone());
+    health.register(crate::stages::analyze::RULES_COMPONENT);
+    health.ok(crate::stages::analyze::RULES_COMPONENT, 0);
     let every = Duration::from_secs(a.reload_secs);
     Ok(Some(Box::new(move |mut stop| {
         Box::pin(async move {

@@ -3,6 +3,8 @@
 
 #![recursion_limit = "256"]
 
+mod analyze;
+mod analyze_llm;
 mod cli;
 mod conformance;
 mod crash;
@@ -15,6 +17,7 @@ mod enrich;
 mod enrich_state;
 mod fixtures;
 mod forward;
+mod ledger;
 #[cfg(feature = "postgres")]
 mod migrations;
 mod mock_http;

@@ -77,7 +77,9 @@ pub async fn readyz(
             .health
             .snapshot()
             .iter()
-            .map(|(k, c)| (k.clone(), dto::component(c, admin)))
+            // The rule file's errors quote only the operator's own file: shown to
+            // every reader, so fixing a rule needs no admin key.
+            .map(|(k, c)| (k.clone(), dto::component(c, admin || k == "analyze:rules")))
             .collect(),
         topics,
     };
