@@ -55,7 +55,8 @@ pub struct BenchArgs {
     /// pipeline), `enrich` (each enricher, the chain, VADER vs Python), `all` (both),
     /// `api` (the HTTP API with every filter at --api-items stored items, while the
     /// pipeline ingests at --rate), `quality` (how right tickers, sentiment and dedup
-    /// are on labelled sets), or `distributed` (Kafka + PostgreSQL next to
+    /// are on labelled sets), `analyze` (rules per core with the default and 200 rules,
+    /// and the pipeline with analyze off and on), or `distributed` (Kafka + PostgreSQL next to
     /// embedded, and 1 vs 2 workers; needs --store and --log, and a build with
     /// `--features kafka,postgres`).
     #[arg(long, value_enum, default_value = "pipeline")]
@@ -112,6 +113,7 @@ pub enum Suite {
     Api,
     Distributed,
     Quality,
+    Analyze,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -178,6 +180,19 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&r)?);
         } else {
             crate::bench_quality::print(&r);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.suite == Suite::Analyze {
+        let r = tokio::task::spawn_blocking({
+            let a = a.clone();
+            move || crate::bench_analyze::run(&a)
+        })
+        .await??;
+        if a.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            crate::bench_analyze::print(&r);
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -30,6 +30,7 @@ pub use sigflow_logic::{analyze, enrich, normalize};
 pub use sigflow_storage::{lake, log, sql_params, store};
 
 pub mod bench;
+pub mod bench_analyze;
 pub mod bench_api;
 #[cfg(all(feature = "kafka", feature = "postgres"))]
 pub mod bench_distributed;

@@ -70,13 +70,19 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let summary = pipeline.run(opts, shutdown_signal()).await?;
     eprintln!(
-        "demo: {} items stored, {} dead letters (dataset: {} good items, {} planted poison) in {:.1} s; stopped: {}",
+        "demo: {} items stored, {} dead letters (dataset: {} good items, {} planted poison), {} predictions sealed in {:.1} s; stopped: {}",
         summary.counts.contents,
         summary.counts.dlq,
         manifest.good_items,
         manifest.poison.len(),
+        summary.counts.predictions,
         summary.elapsed_secs,
         summary.stopped_because
     );
+    if summary.counts.predictions > 0 {
+        eprintln!(
+            "demo: see them with `sigflow signals list`, GET /api/v1/signals; check the ledger with `sigflow ledger verify`"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -27,7 +27,7 @@ use crate::config::Config;
 #[command(
     name = "sigflow",
     version,
-    about = "Real-time signal pipeline for markets: ingest, normalize, enrich, store, serve.",
+    about = "Real-time signal pipeline for markets: ingest, normalize, enrich, analyze, seal, serve.",
     long_about = "Real-time signal pipeline for markets.\n\n\
         Sources write raw payloads to an immutable lake and a `raw` event to the log; \
         stages normalize and enrich them into one Content schema; the store serves them \
@@ -167,7 +167,7 @@ pub fn init_telemetry(cfg: &Config) {
 /// Tells a person where the API is (the logs say it too, for machines).
 pub fn announce_api(addr: std::net::SocketAddr) {
     eprintln!(
-        "sigflow: API on http://{addr} (try /api/v1/contents, /readyz, /metrics); Ctrl-C stops"
+        "sigflow: API on http://{addr} (try /api/v1/contents, /api/v1/signals, /readyz, /metrics); Ctrl-C stops"
     );
 }
 

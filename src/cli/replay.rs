@@ -14,7 +14,7 @@ use crate::store::OffsetCommit;
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("from").required(true).args(["from_offset", "from_time"]))]
 pub struct ReplayArgs {
-    /// The stage to re-run (its consumer group is moved): normalize, enrich or forward
+    /// The stage to re-run (its consumer group is moved): normalize, enrich, analyze or forward
     /// (a stage of the service registry).
     #[arg(long, value_name = "STAGE")]
     pub stage: String,

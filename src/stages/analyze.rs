@@ -263,7 +263,8 @@ fn effects_of(record: &LogRecord, rows: Vec<Prediction>) -> Effects {
 
 impl AnalyzeStage {
     /// The rules alone (no LLM configured): pure, so batches run on a blocking thread.
-    fn by_rules(
+    /// (Public for `bench --suite analyze`.)
+    pub fn by_rules(
         set: &RuleSet,
         record: &LogRecord,
         now: DateTime<Utc>,

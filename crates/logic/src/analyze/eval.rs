@@ -108,10 +108,33 @@ pub fn bound_names(e: &IdedExpr, out: &mut Vec<String>) {
     }
 }
 
-fn applies(rule: &Rule, source: &str) -> bool {
+/// Tickers a rule needs one of, read off its top-level conjunction: `"X" in tickers`.
+/// None = no such condition.
+pub fn ticker_guard(e: &IdedExpr) -> Option<Vec<String>> {
+    let Expr::Call(c) = &e.expr else {
+        return None;
+    };
+    match (c.func_name.as_str(), c.args.as_slice()) {
+        (operators::LOGICAL_AND, [a, b]) => ticker_guard(a).or_else(|| ticker_guard(b)),
+        (operators::IN, [a, b]) if matches!(&b.expr, Expr::Ident(n) if n == "tickers") => {
+            match &a.expr {
+                Expr::Literal(LiteralValue::String(s)) => Some(vec![s.inner().to_string()]),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Whether the rule can match the item at all (its guards), without evaluating it.
+fn applies(rule: &Rule, item: &Content) -> bool {
     rule.sources
         .as_ref()
-        .is_none_or(|s| s.iter().any(|x| x == source))
+        .is_none_or(|s| s.iter().any(|x| *x == item.source))
+        && rule
+            .tickers
+            .as_ref()
+            .is_none_or(|t| t.iter().any(|x| item.tickers.contains(x)))
 }
 
 enum Outcome {
@@ -227,7 +250,7 @@ fn decide(
 impl RuleSet {
     /// Evaluates every rule that can apply to the item.
     pub fn evaluate(&self, item: &Content) -> Evaluation {
-        let view = ItemView::of(item);
+        let view = ItemView::only(item, &self.used);
         let ctx = view.context();
         let compound = item
             .enrichments
@@ -241,7 +264,7 @@ impl RuleSet {
         };
         let (mut live, mut all) = (Vec::new(), Vec::new());
         for (i, rule) in self.rules.iter().enumerate() {
-            if !applies(rule, &item.source) {
+            if !applies(rule, item) {
                 continue;
             }
             match run(&rule.when, &ctx) {
@@ -281,7 +304,7 @@ impl RuleSet {
         self.rules
             .iter()
             .map(|rule| {
-                let skipped = !applies(rule, &item.source);
+                let skipped = !applies(rule, item);
                 let result = shown(rule.when.execute(&ctx));
                 let mut parts = Vec::new();
                 if !skipped {
@@ -306,7 +329,8 @@ impl RuleSet {
 pub struct RuleTrace {
     pub rule: String,
     pub when: String,
-    /// The rule names other sources only: not evaluated (its result is shown anyway).
+    /// The rule's guards (its source, a ticker it needs) exclude the item: it is not
+    /// evaluated in the pipeline (its result is shown anyway).
     pub skipped_by_source: bool,
     pub result: String,
     pub score: f64,
@@ -457,6 +481,30 @@ mod tests {
         let mut sale = form4.clone();
         sale.extras["insider_trade"]["transaction_code"] = "S".into();
         assert!(set.evaluate(&sale).call.is_none());
+    }
+
+    #[test]
+    fn guards_skip_only_items_a_rule_cannot_match() {
+        let text = "threshold = 1.0\n[[rule]]\nname = \"t\"\nwhen = '\"TSLA\" in tickers && compound > 0.1'\nscore = 5.0\nreason = \"r\"\n";
+        let set = RuleSet::compile(text, &|_| None).unwrap();
+        assert_eq!(set.rules[0].tickers, Some(vec!["TSLA".to_string()]));
+        assert_eq!(set.used, vec!["tickers", "compound"]);
+        let wmt = item(serde_json::json!({}));
+        assert!(set.evaluate(&wmt).call.is_none());
+        let tsla = item(serde_json::json!({"tickers": ["TSLA"]}));
+        assert_eq!(set.evaluate(&tsla).call.unwrap().assets[0].0, "TSLA");
+        // The same verdicts with every variable built as with only the used ones.
+        let all = RuleSet::default_rules();
+        for it in [&wmt, &tsla] {
+            let view = ItemView::of(it);
+            let ctx = view.context();
+            for r in &all.rules {
+                let full = matches!(run(&r.when, &ctx), Outcome::Match);
+                let lean = all.evaluate(it).matched.iter().any(|m| m.rule == r.name);
+                // A guard never skips a rule that would match.
+                assert_eq!(full, lean, "{}", r.name);
+            }
+        }
     }
 
     #[test]

@@ -132,6 +132,8 @@ pub struct Rule {
     /// Sources the rule can match at all, when its `when` says so at the top level
     /// (`source == "x" && …`, `source in [...] && …`): other items skip it unevaluated.
     pub sources: Option<Vec<String>>,
+    /// Tickers the item must have one of (`"X" in tickers && …` at the top level).
+    pub tickers: Option<Vec<String>>,
 }
 
 /// A compiled rule file.
@@ -143,6 +145,8 @@ pub struct RuleSet {
     pub confidence_half: f64,
     pub default_horizon_days: u32,
     pub rules: Vec<Rule>,
+    /// The variables some rule reads: only these are built for an item.
+    pub used: Vec<&'static str>,
 }
 
 /// `${NAME}` and `${NAME:-default}` from `env`, line by line (so lines keep their
@@ -376,6 +380,7 @@ impl RuleSet {
             c.error(0..0, None, format!("more than {MAX_RULES} rules"));
         }
         let mut rules = Vec::new();
+        let mut used: Vec<&'static str> = Vec::new();
         let mut names = std::collections::HashSet::new();
         for r in &file.rules {
             let name = r.name.get_ref().clone();
@@ -422,6 +427,16 @@ impl RuleSet {
                 continue;
             };
             let sources = super::eval::source_guard(when.expression());
+            let tickers = super::eval::ticker_guard(when.expression());
+            for p in std::iter::once(&when).chain(&assets) {
+                for v in p.references().variables() {
+                    if let Some((name, _)) = VARIABLES.iter().find(|(n, _)| *n == v)
+                        && !used.contains(name)
+                    {
+                        used.push(name);
+                    }
+                }
+            }
             rules.push(Rule {
                 name,
                 when_src: r.when.get_ref().clone(),
@@ -435,6 +450,7 @@ impl RuleSet {
                 horizon_days,
                 mode: r.mode,
                 sources,
+                tickers,
             });
         }
         if !c.errors.is_empty() {
@@ -447,6 +463,7 @@ impl RuleSet {
             confidence_half: file.confidence_half,
             default_horizon_days,
             rules,
+            used,
         })
     }
 

@@ -141,7 +141,31 @@ fn ts(t: chrono::DateTime<chrono::Utc>) -> Value {
 }
 
 impl ItemView {
+    /// Every variable.
     pub fn of(item: &Content) -> ItemView {
+        Self::only(item, &[])
+    }
+
+    /// Only the variables in `used` (all of them when it is empty): a rule set reads a
+    /// few, and building the others (maps of extras, velocity, mentions) is most of
+    /// the cost of a view.
+    pub fn only(item: &Content, used: &[&str]) -> ItemView {
+        let mut v = Self::build(item, used);
+        if !used.is_empty() {
+            v.vars.retain(|(n, _)| used.contains(n));
+        }
+        v
+    }
+
+    fn build(item: &Content, used: &[&str]) -> ItemView {
+        // A variable no rule reads is left null (and dropped by `only`).
+        let lazy = |n: &str, f: &dyn Fn() -> Value| {
+            if used.is_empty() || used.contains(&n) {
+                f()
+            } else {
+                Value::Null
+            }
+        };
         let empty = Json::Object(Default::default());
         let sentiment = enrichment(item, "sentiment").unwrap_or(&empty);
         let velocity = enrichment(item, "velocity").unwrap_or(&empty);
@@ -154,7 +178,6 @@ impl ItemView {
             .get("mentions")
             .and_then(Json::as_array)
             .is_some_and(|m| m.iter().any(|x| x.get("spike") == Some(&Json::Bool(true))));
-        let engagement = serde_json::to_value(&item.engagement).unwrap_or(Json::Null);
         let author = item.author.as_ref();
         let vars = vec![
             ("id", s(&item.id.to_string())),
@@ -165,8 +188,11 @@ impl ItemView {
                 "author_name",
                 s(author.and_then(|a| a.name.as_deref()).unwrap_or("")),
             ),
-            ("title", cut(item.title.as_deref().unwrap_or(""))),
-            ("text", cut(&item.text)),
+            (
+                "title",
+                lazy("title", &|| cut(item.title.as_deref().unwrap_or(""))),
+            ),
+            ("text", lazy("text", &|| cut(&item.text))),
             ("url", s(item.url.as_deref().unwrap_or(""))),
             ("content_type", s(item.content_type.as_str())),
             (
@@ -179,11 +205,13 @@ impl ItemView {
             ("tickers", strings(&item.tickers)),
             (
                 "mentions",
-                enrichment(item, "tickers").map_or(Value::List(Arc::default()), |t| json(t, 0)),
+                lazy("mentions", &|| {
+                    enrichment(item, "tickers").map_or(Value::List(Arc::default()), |t| json(t, 0))
+                }),
             ),
             ("cashtags", strings(&item.cashtags)),
             ("tags", strings(&item.tags)),
-            ("sentiment", json(sentiment, 0)),
+            ("sentiment", lazy("sentiment", &|| json(sentiment, 0))),
             (
                 "compound",
                 Value::Float(
@@ -195,15 +223,25 @@ impl ItemView {
             ),
             (
                 "keywords",
-                enrichment(item, "keywords").map_or(Value::List(Arc::default()), |k| json(k, 0)),
+                lazy("keywords", &|| {
+                    enrichment(item, "keywords").map_or(Value::List(Arc::default()), |k| json(k, 0))
+                }),
             ),
-            ("velocity", json(velocity, 0)),
+            ("velocity", lazy("velocity", &|| json(velocity, 0))),
             (
                 "trending",
                 Value::Bool(velocity.get("is_trending") == Some(&Json::Bool(true))),
             ),
             ("spike", Value::Bool(spike)),
-            ("engagement", json(&engagement, 0)),
+            (
+                "engagement",
+                lazy("engagement", &|| {
+                    json(
+                        &serde_json::to_value(&item.engagement).unwrap_or(Json::Null),
+                        0,
+                    )
+                }),
+            ),
             (
                 "filtered",
                 Value::Bool(filter.get("filtered") == Some(&Json::Bool(true))),
@@ -222,14 +260,18 @@ impl ItemView {
                 ts(item.disclosed_at.unwrap_or(item.happened_at)),
             ),
             ("observed_at", ts(item.observed_at)),
-            ("extras", object(&item.extras, 0)),
+            ("extras", lazy("extras", &|| object(&item.extras, 0))),
         ];
         ItemView { vars }
     }
 
     /// A CEL context holding the variables.
     pub fn context(&self) -> cel::Context<'static, 'static> {
-        let mut ctx = cel::Context::default();
+        // The standard environment is built once: building it per item (what
+        // `Context::default` does) cost more than evaluating the rules.
+        static ENV: std::sync::LazyLock<Arc<cel::Env>> =
+            std::sync::LazyLock::new(|| Arc::new(cel::Env::stdlib()));
+        let mut ctx = cel::Context::with_env(ENV.clone());
         for (name, v) in &self.vars {
             ctx.add_variable_from_value(*name, v.clone());
         }

@@ -25,6 +25,8 @@ use super::sql::{FromRow, Row, SqlDb};
 pub struct StoreCounts {
     pub contents: u64,
     pub dlq: u64,
+    /// Sealed predictions (live and shadow).
+    pub predictions: u64,
 }
 
 impl FromRow for StoreCounts {
@@ -32,14 +34,16 @@ impl FromRow for StoreCounts {
         Ok(StoreCounts {
             contents: r.u64(0)?,
             dlq: r.u64(1)?,
+            predictions: r.u64(2)?,
         })
     }
 }
 
-/// Rows in `contents` and `dlq`.
+/// Rows in `contents`, `dlq` and `predictions`.
 pub async fn counts(db: &dyn SqlDb) -> Result<StoreCounts, StoreError> {
     db.query_opt(
-        "SELECT (SELECT COUNT(*) FROM contents), (SELECT COUNT(*) FROM dlq)",
+        "SELECT (SELECT COUNT(*) FROM contents), (SELECT COUNT(*) FROM dlq), \
+         (SELECT COUNT(*) FROM predictions)",
         vec![],
     )
     .await
