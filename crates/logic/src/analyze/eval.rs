@@ -488,7 +488,7 @@ mod tests {
         let text = "threshold = 1.0\n[[rule]]\nname = \"t\"\nwhen = '\"TSLA\" in tickers && compound > 0.1'\nscore = 5.0\nreason = \"r\"\n";
         let set = RuleSet::compile(text, &|_| None).unwrap();
         assert_eq!(set.rules[0].tickers, Some(vec!["TSLA".to_string()]));
-        assert_eq!(set.used, vec!["tickers", "compound"]);
+        assert_eq!(set.used, vec!["compound", "tickers"]);
         let wmt = item(serde_json::json!({}));
         assert!(set.evaluate(&wmt).call.is_none());
         let tsla = item(serde_json::json!({"tickers": ["TSLA"]}));

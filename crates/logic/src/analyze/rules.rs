@@ -453,6 +453,7 @@ impl RuleSet {
                 tickers,
             });
         }
+        used.sort_unstable();
         if !c.errors.is_empty() {
             c.errors.sort_by_key(|e| (e.line, e.column));
             return Err(c.errors);
