@@ -136,12 +136,16 @@ pub struct AnalyzeStage {
     pub health: Health,
 }
 
-fn parse(record: &LogRecord) -> Result<Content, StageError> {
-    match record.decoded.get::<Content>() {
-        Some(c) => Ok(c.clone()),
-        None => serde_json::from_slice(&record.value).map_err(|e| {
-            StageError::poison(format!("enriched record is not valid Content JSON: {e}"))
-        }),
+fn parse(record: &LogRecord) -> Result<std::borrow::Cow<'_, Content>, StageError> {
+    // Enrich in this process handed over the stored item (embedded log tail): the
+    // same value, without the parse.
+    match record.decoded.get::<crate::store::StoredContent>() {
+        Some(s) => Ok(std::borrow::Cow::Borrowed(&s.content)),
+        None => serde_json::from_slice(&record.value)
+            .map(std::borrow::Cow::Owned)
+            .map_err(|e| {
+                StageError::poison(format!("enriched record is not valid Content JSON: {e}"))
+            }),
     }
 }
 

@@ -58,16 +58,17 @@ fn effects(record: &LogRecord, item: Content) -> Effects {
         .filter_map(|r| Some((r.get("id")?.as_str()?, r.get("at_ms")?.as_i64()?)))
         .map(|(id, at)| Write::Sql(crate::store::repos::contents::sync_dedup(id, at)))
         .collect();
-    let stored = StoredContent::new(item);
+    let stored = Arc::new(StoredContent::new(item));
     let value = stored.doc.clone().into_bytes();
-    let mut writes = vec![Write::UpsertContent(std::sync::Arc::new(stored))];
+    let mut writes = vec![Write::UpsertContent(stored.clone())];
     writes.extend(revised);
     Effects {
         outputs: vec![Append {
             topic: TOPIC_ENRICHED.into(),
             key: record.key.clone(),
             value,
-            ..Default::default()
+            // The analyze stage in this process takes the item without parsing it.
+            decoded: crate::log::Decoded::new(stored),
         }],
         writes,
         rejects: Vec::new(),
