@@ -130,7 +130,7 @@ pub fn ticker_guard(e: &IdedExpr) -> Option<Vec<String>> {
 fn applies(rule: &Rule, item: &Content) -> bool {
     rule.sources
         .as_ref()
-        .is_none_or(|s| s.iter().any(|x| *x == item.source))
+        .is_none_or(|s| s.contains(&item.source))
         && rule
             .tickers
             .as_ref()
