@@ -38,6 +38,47 @@ fn the_demo_seals_signals_that_the_api_and_cli_serve() {
         "the default rules make predictions from the demo data: {n}"
     );
 
+    let id = api_checks(&base, n);
+    drop(run);
+
+    // The CLI reads the same ledger.
+    let out = run_ok(
+        sigflow()
+            .args(["signals", "list", "--asset", "tsla", "--data-dir"])
+            .arg(dir.data()),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("TSLA"));
+    let out = run_ok(
+        sigflow()
+            .args(["ledger", "verify", "--data-dir"])
+            .arg(dir.data()),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
+    let digests = dir.join("digests.jsonl");
+    run_ok(
+        sigflow()
+            .args(["ledger", "export", "--key-env", "LEDGER_KEY", "--out"])
+            .arg(&digests)
+            .arg("--data-dir")
+            .arg(dir.data())
+            .env("LEDGER_KEY", "s3cret"),
+    );
+    let line: Value = serde_json::from_str(
+        std::fs::read_to_string(&digests)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(line["rows"].as_i64().unwrap(), n);
+    assert_eq!(line["signature"].as_str().unwrap().len(), 64);
+
+    tamper(&dir, &id);
+}
+
+/// The API's view of the demo's ledger; returns a TSLA prediction's id.
+fn api_checks(base: &str, n: i64) -> String {
     let (s, page) = get_json(&format!("{base}/api/v1/signals?limit=5"));
     assert_eq!(s, 200, "{page}");
     let items = page["items"].as_array().unwrap();
@@ -75,7 +116,7 @@ fn the_demo_seals_signals_that_the_api_and_cli_serve() {
         assert_eq!(i["shadow"], false);
         assert!(i["row_hash"].as_str().unwrap().len() == 64);
     }
-    let id = tsla[0]["id"].as_str().unwrap();
+    let id = tsla[0]["id"].as_str().unwrap().to_string();
     let (s, one) = get_json(&format!("{base}/api/v1/signals/{id}"));
     assert_eq!(s, 200);
     assert!(one["content"]["text"].as_str().unwrap().len() > 10, "{one}");
@@ -101,42 +142,7 @@ fn the_demo_seals_signals_that_the_api_and_cli_serve() {
     assert_eq!(s, 200);
     assert_eq!(v["intact"], true, "{v}");
     assert_eq!(v["rows"].as_i64().unwrap(), n);
-    drop(run);
-
-    // The CLI reads the same ledger.
-    let out = run_ok(
-        sigflow()
-            .args(["signals", "list", "--asset", "tsla", "--data-dir"])
-            .arg(dir.data()),
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("TSLA"));
-    let out = run_ok(
-        sigflow()
-            .args(["ledger", "verify", "--data-dir"])
-            .arg(dir.data()),
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
-    let digests = dir.join("digests.jsonl");
-    run_ok(
-        sigflow()
-            .args(["ledger", "export", "--key-env", "LEDGER_KEY", "--out"])
-            .arg(&digests)
-            .arg("--data-dir")
-            .arg(dir.data())
-            .env("LEDGER_KEY", "s3cret"),
-    );
-    let line: Value = serde_json::from_str(
-        std::fs::read_to_string(&digests)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(line["rows"].as_i64().unwrap(), n);
-    assert_eq!(line["signature"].as_str().unwrap().len(), 64);
-
-    tamper(&dir, id);
+    id
 }
 
 /// The database refuses changes; with its triggers dropped, `ledger verify` finds one.
@@ -254,9 +260,41 @@ fn rules_reload_while_running_and_an_invalid_file_keeps_the_old_rules() {
         "shadow calls are not listed as live"
     );
 
-    // An invalid version: the old rules keep running, /readyz says where the error is.
+    invalid_version_keeps_the_old_rules(&dir, &base, &rules, &inbox, &v1);
+
+    // A valid new version replaces them.
     write_atomic(
         &rules,
+        &RULES_V1.replace("direction = \"bullish\"", "direction = \"bearish\""),
+    );
+    wait_until("/readyz to be ready again", Duration::from_secs(20), || {
+        get_json(&format!("{base}/readyz")).1["status"] == "ready"
+    });
+    write_atomic(
+        &inbox.join("03.jsonl"),
+        &format!("{}\n", item("4", "alpha once more")),
+    );
+    wait_until("the fourth prediction", Duration::from_secs(30), || {
+        predictions(&dir) >= 4
+    });
+    let last = ledger_rows(&dir).pop().unwrap();
+    assert_eq!(&last.0, "AAPL");
+    assert_eq!(&last.1, "bearish");
+    assert_ne!(last.2, v1, "a new rule-set version");
+}
+
+/// An invalid version: the old rules keep running, /readyz says where the error is.
+fn invalid_version_keeps_the_old_rules(
+    dir: &TestDir,
+    base: &str,
+    rules: &Path,
+    inbox: &Path,
+    v1: &str,
+) {
+    let item =
+        |id: &str, text: &str| json!({"id": id, "text": text, "platform": "newswire"}).to_string();
+    write_atomic(
+        rules,
         &RULES_V1.replace(r#"'text.contains("alpha")'"#, r#"'text.contains("alpha"'"#),
     );
     let mut ready = Value::Null;
@@ -279,10 +317,10 @@ fn rules_reload_while_running_and_an_invalid_file_keeps_the_old_rules() {
         &format!("{}\n", item("3", "alpha again")),
     );
     wait_until("the third prediction", Duration::from_secs(30), || {
-        predictions(&dir) >= 3
+        predictions(dir) >= 3
     });
     assert_eq!(
-        ledger_rows(&dir)[2].2,
+        ledger_rows(dir)[2].2,
         v1,
         "sealed by the rules that kept running"
     );
@@ -291,26 +329,6 @@ fn rules_reload_while_running_and_an_invalid_file_keeps_the_old_rules() {
         metrics.contains("sigflow_rules_reloads_total{outcome=\"invalid\"}"),
         "{metrics}"
     );
-
-    // A valid new version replaces them.
-    write_atomic(
-        &rules,
-        &RULES_V1.replace("direction = \"bullish\"", "direction = \"bearish\""),
-    );
-    wait_until("/readyz to be ready again", Duration::from_secs(20), || {
-        get_json(&format!("{base}/readyz")).1["status"] == "ready"
-    });
-    write_atomic(
-        &inbox.join("03.jsonl"),
-        &format!("{}\n", item("4", "alpha once more")),
-    );
-    wait_until("the fourth prediction", Duration::from_secs(30), || {
-        predictions(&dir) >= 4
-    });
-    let last = ledger_rows(&dir).pop().unwrap();
-    assert_eq!(&last.0, "AAPL");
-    assert_eq!(&last.1, "bearish");
-    assert_ne!(last.2, v1, "a new rule-set version");
 }
 
 #[test]

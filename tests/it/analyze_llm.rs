@@ -262,7 +262,17 @@ fn every_llm_failure_mode_is_explicit_and_a_replay_pays_nothing() {
     let before = count(&conn, "SELECT COUNT(*) FROM predictions");
     drop(conn);
 
-    // A replay: every journalled answer is read back; only the failed calls are tried again.
+    replay_pays_nothing(&dir, &cfg, &calls, &calls_now, before);
+}
+
+/// A replay: every journalled answer is read back; only the failed calls are tried again.
+fn replay_pays_nothing(
+    dir: &TestDir,
+    cfg: &std::path::Path,
+    calls: &Calls,
+    calls_now: &BTreeMap<String, u32>,
+    before: i64,
+) {
     run_ok(
         sigflow()
             .args([
@@ -274,11 +284,11 @@ fn every_llm_failure_mode_is_explicit_and_a_replay_pays_nothing() {
                 "--no-run",
                 "--config",
             ])
-            .arg(&cfg),
+            .arg(cfg),
     );
-    run_to_idle(&cfg);
+    run_to_idle(cfg);
     let again = calls.lock().unwrap().clone();
-    for (k, n) in &calls_now {
+    for (k, n) in calls_now {
         let retried = k.starts_with("quota/") || k.starts_with("down/");
         assert_eq!(again[k] > *n, retried, "{k}: {n} → {}", again[k]);
     }
@@ -287,7 +297,7 @@ fn every_llm_failure_mode_is_explicit_and_a_replay_pays_nothing() {
         before,
         "a replay seals nothing new"
     );
-    let out = run_ok(sigflow().args(["ledger", "verify", "--config"]).arg(&cfg));
+    let out = run_ok(sigflow().args(["ledger", "verify", "--config"]).arg(cfg));
     assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
 }
 

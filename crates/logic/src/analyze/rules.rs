@@ -325,6 +325,72 @@ impl Compiler<'_> {
             }
         }
     }
+
+    /// One `[[rule]]`, or None (its errors recorded).
+    fn rule(
+        &mut self,
+        r: &FileRule,
+        groups: &BTreeMap<String, i64>,
+        names: &mut std::collections::HashSet<String>,
+    ) -> Option<Rule> {
+        let name = r.name.get_ref().clone();
+        if name.is_empty() || name.len() > 100 {
+            self.error(r.name.span(), None, "name: 1 to 100 characters".into());
+        }
+        if !names.insert(name.clone()) {
+            self.error(
+                r.name.span(),
+                Some(&name),
+                "a rule with this name already exists".into(),
+            );
+        }
+        if !r.score.is_finite() {
+            self.error(
+                r.name.span(),
+                Some(&name),
+                "score: must be a finite number".into(),
+            );
+        }
+        let when = self.program(&r.when, &name, "when");
+        let assets = r.assets.as_ref().map(|a| self.program(a, &name, "assets"));
+        let (group, priority) = match &r.group {
+            None => (String::new(), 0),
+            Some(g) => match groups.get(g.get_ref()) {
+                Some(p) => (g.get_ref().clone(), *p),
+                None => {
+                    let known: Vec<&String> = groups.keys().collect();
+                    let msg = format!(
+                        "group `{}` is not declared in [groups] (declared: {known:?})",
+                        g.get_ref()
+                    );
+                    self.error(g.span(), Some(&name), msg);
+                    (String::new(), 0)
+                }
+            },
+        };
+        let horizon_days = r
+            .horizon
+            .as_ref()
+            .and_then(|h| self.horizon(h, Some(&name)));
+        let (Some(when), Some(assets)) = (when, assets.map_or(Some(None), |a| a.map(Some))) else {
+            return None;
+        };
+        Some(Rule {
+            name,
+            when_src: r.when.get_ref().clone(),
+            sources: super::eval::source_guard(when.expression()),
+            tickers: super::eval::ticker_guard(when.expression()),
+            when,
+            score: r.score,
+            reason: r.reason.clone(),
+            direction: r.direction,
+            assets,
+            group,
+            priority,
+            horizon_days,
+            mode: r.mode,
+        })
+    }
 }
 
 impl RuleSet {
@@ -380,78 +446,24 @@ impl RuleSet {
             c.error(0..0, None, format!("more than {MAX_RULES} rules"));
         }
         let mut rules = Vec::new();
-        let mut used: Vec<&'static str> = Vec::new();
         let mut names = std::collections::HashSet::new();
         for r in &file.rules {
-            let name = r.name.get_ref().clone();
-            if name.is_empty() || name.len() > 100 {
-                c.error(r.name.span(), None, "name: 1 to 100 characters".into());
+            if let Some(rule) = c.rule(r, &file.groups, &mut names) {
+                rules.push(rule);
             }
-            if !names.insert(name.clone()) {
-                c.error(
-                    r.name.span(),
-                    Some(&name),
-                    "a rule with this name already exists".into(),
-                );
-            }
-            if !r.score.is_finite() {
-                c.error(
-                    r.name.span(),
-                    Some(&name),
-                    "score: must be a finite number".into(),
-                );
-            }
-            let when = c.program(&r.when, &name, "when");
-            let assets = r.assets.as_ref().map(|a| c.program(a, &name, "assets"));
-            let (group, priority) = match &r.group {
-                None => (String::new(), 0),
-                Some(g) => match file.groups.get(g.get_ref()) {
-                    Some(p) => (g.get_ref().clone(), *p),
-                    None => {
-                        let known: Vec<&String> = file.groups.keys().collect();
-                        c.error(
-                            g.span(),
-                            Some(&name),
-                            format!(
-                                "group `{}` is not declared in [groups] (declared: {known:?})",
-                                g.get_ref()
-                            ),
-                        );
-                        (String::new(), 0)
-                    }
-                },
-            };
-            let horizon_days = r.horizon.as_ref().and_then(|h| c.horizon(h, Some(&name)));
-            let (Some(when), Some(assets)) = (when, assets.map_or(Some(None), |a| a.map(Some)))
-            else {
-                continue;
-            };
-            let sources = super::eval::source_guard(when.expression());
-            let tickers = super::eval::ticker_guard(when.expression());
-            for p in std::iter::once(&when).chain(&assets) {
-                for v in p.references().variables() {
-                    if let Some((name, _)) = VARIABLES.iter().find(|(n, _)| *n == v)
-                        && !used.contains(name)
-                    {
-                        used.push(name);
-                    }
+        }
+        let mut used: Vec<&'static str> = Vec::new();
+        for p in rules
+            .iter()
+            .flat_map(|r| std::iter::once(&r.when).chain(&r.assets))
+        {
+            for v in p.references().variables() {
+                if let Some((name, _)) = VARIABLES.iter().find(|(n, _)| *n == v)
+                    && !used.contains(name)
+                {
+                    used.push(name);
                 }
             }
-            rules.push(Rule {
-                name,
-                when_src: r.when.get_ref().clone(),
-                when,
-                score: r.score,
-                reason: r.reason.clone(),
-                direction: r.direction,
-                assets,
-                group,
-                priority,
-                horizon_days,
-                mode: r.mode,
-                sources,
-                tickers,
-            });
         }
         used.sort_unstable();
         if !c.errors.is_empty() {

@@ -166,20 +166,8 @@ impl ItemView {
                 Value::Null
             }
         };
-        let empty = Json::Object(Default::default());
-        let sentiment = enrichment(item, "sentiment").unwrap_or(&empty);
-        let velocity = enrichment(item, "velocity").unwrap_or(&empty);
-        let filter = enrichment(item, "filter").unwrap_or(&empty);
-        let dedup_kind = enrichment(item, "dedup")
-            .and_then(|d| d.get("kind"))
-            .and_then(Json::as_str)
-            .unwrap_or("unique");
-        let spike = velocity
-            .get("mentions")
-            .and_then(Json::as_array)
-            .is_some_and(|m| m.iter().any(|x| x.get("spike") == Some(&Json::Bool(true))));
         let author = item.author.as_ref();
-        let vars = vec![
+        let mut vars = vec![
             ("id", s(&item.id.to_string())),
             ("source", s(&item.source)),
             ("fetched_by", s(&item.fetched_by)),
@@ -211,6 +199,39 @@ impl ItemView {
             ),
             ("cashtags", strings(&item.cashtags)),
             ("tags", strings(&item.tags)),
+        ];
+        vars.extend(Self::enrichments(item, &lazy));
+        vars.extend([
+            ("happened_at", ts(item.happened_at)),
+            (
+                "disclosed_at",
+                ts(item.disclosed_at.unwrap_or(item.happened_at)),
+            ),
+            ("observed_at", ts(item.observed_at)),
+            ("extras", lazy("extras", &|| object(&item.extras, 0))),
+        ]);
+        ItemView { vars }
+    }
+
+    /// sentiment … dedup: what the enrichers found.
+    fn enrichments(
+        item: &Content,
+        lazy: &dyn Fn(&str, &dyn Fn() -> Value) -> Value,
+    ) -> Vec<(&'static str, Value)> {
+        let empty = Json::Object(Default::default());
+        let sentiment = enrichment(item, "sentiment").unwrap_or(&empty);
+        let velocity = enrichment(item, "velocity").unwrap_or(&empty);
+        let filter = enrichment(item, "filter").unwrap_or(&empty);
+        let dedup_kind = enrichment(item, "dedup")
+            .and_then(|d| d.get("kind"))
+            .and_then(Json::as_str)
+            .unwrap_or("unique");
+        let spike = velocity
+            .get("mentions")
+            .and_then(Json::as_array)
+            .is_some_and(|m| m.iter().any(|x| x.get("spike") == Some(&Json::Bool(true))));
+        let flag = |v: &Json, k: &str| Value::Bool(v.get(k) == Some(&Json::Bool(true)));
+        vec![
             ("sentiment", lazy("sentiment", &|| json(sentiment, 0))),
             (
                 "compound",
@@ -228,10 +249,7 @@ impl ItemView {
                 }),
             ),
             ("velocity", lazy("velocity", &|| json(velocity, 0))),
-            (
-                "trending",
-                Value::Bool(velocity.get("is_trending") == Some(&Json::Bool(true))),
-            ),
+            ("trending", flag(velocity, "is_trending")),
             ("spike", Value::Bool(spike)),
             (
                 "engagement",
@@ -242,10 +260,7 @@ impl ItemView {
                     )
                 }),
             ),
-            (
-                "filtered",
-                Value::Bool(filter.get("filtered") == Some(&Json::Bool(true))),
-            ),
+            ("filtered", flag(filter, "filtered")),
             (
                 "filters",
                 filter
@@ -254,15 +269,7 @@ impl ItemView {
             ),
             ("duplicate", Value::Bool(dedup_kind != "unique")),
             ("dedup", s(dedup_kind)),
-            ("happened_at", ts(item.happened_at)),
-            (
-                "disclosed_at",
-                ts(item.disclosed_at.unwrap_or(item.happened_at)),
-            ),
-            ("observed_at", ts(item.observed_at)),
-            ("extras", lazy("extras", &|| object(&item.extras, 0))),
-        ];
-        ItemView { vars }
+        ]
     }
 
     /// A CEL context holding the variables.
