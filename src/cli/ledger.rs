@@ -43,10 +43,12 @@ pub async fn run(a: LedgerArgs) -> anyhow::Result<ExitCode> {
     let cfg = a.data.load(&[])?;
     let opened = open_store(&cfg)?;
     opened.store.migrate().await?;
-    let rows = predictions::chain_rows(opened.store.sql()).await?;
+    let db = opened.store.sql();
     match a.command {
         LedgerCommand::Verify { json } => {
-            let report = ledger::verify(rows);
+            let mut v = ledger::Verifier::default();
+            predictions::for_each_chain_row(db, &mut |r| v.check(r)).await?;
+            let report = v.report;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -67,7 +69,7 @@ pub async fn run(a: LedgerArgs) -> anyhow::Result<ExitCode> {
                     if report.ok() {
                         "intact".to_string()
                     } else {
-                        format!("{} problems", report.problems.len())
+                        format!("{} problems", report.problem_count)
                     }
                 );
             }
@@ -85,7 +87,9 @@ pub async fn run(a: LedgerArgs) -> anyhow::Result<ExitCode> {
                 ),
                 None => None,
             };
-            let mut digests = ledger::day_digests(&rows);
+            let mut days = ledger::DayDigests::default();
+            predictions::for_each_chain_row(db, &mut |r| days.add(r)).await?;
+            let mut digests = days.finish();
             if let Some(k) = &key {
                 use hmac::Mac;
                 for d in &mut digests {

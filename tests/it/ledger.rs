@@ -115,6 +115,18 @@ async fn suite(store: Arc<dyn Store>, postgres: bool) -> Result<(), String> {
     .await
     .map_err(|e| e.to_string())?;
     assert_eq!(page.len(), 3);
+    let wildcard = predictions::SignalQuery {
+        rule: Some("%".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert!(
+        predictions::list(s.sql(), &wildcard)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_empty(),
+        "a rule name is matched literally"
+    );
     assert!(
         page.windows(2)
             .all(|w| w[0].prediction.sealed_at >= w[1].prediction.sealed_at)

@@ -191,6 +191,8 @@ pub struct LedgerReport {
     pub intact: bool,
     pub rows: u64,
     pub chains: u64,
+    /// Every problem found; `problems` lists the first 1,000.
+    pub problem_count: u64,
     pub problems: Vec<LedgerProblem>,
 }
 
@@ -300,14 +302,26 @@ pub async fn one(
     security((), ("api_key" = [])),
     responses(
         (status = 200, description = "The verification report", body = LedgerReport),
+        (status = 429, description = "A verification is already running", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn verify(State(st): State<Arc<AppState>>) -> Result<Json<LedgerReport>, ApiError> {
-    let rows = predictions::chain_rows(st.store.sql()).await?;
-    let r = sigflow_logic::analyze::ledger::verify(rows);
+    // One verification at a time: it reads every row, and a second one at once would
+    // only compete with the first (and with the pipeline) for the same answer.
+    static RUNNING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let Ok(_one) = RUNNING.try_acquire() else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "a ledger verification is already running; try again when it is done",
+        ));
+    };
+    let mut v = sigflow_logic::analyze::ledger::Verifier::default();
+    predictions::for_each_chain_row(st.store.sql(), &mut |r| v.check(r)).await?;
+    let r = v.report;
     Ok(Json(LedgerReport {
         intact: r.ok(),
         rows: r.rows,
         chains: r.chains,
+        problem_count: r.problem_count,
         problems: r
             .problems
             .into_iter()

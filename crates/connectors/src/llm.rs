@@ -36,6 +36,21 @@ pub struct Exchange {
     pub attempts: u32,
 }
 
+/// The largest answer read: a chat completion is a few KiB; anything near this is not one.
+pub const MAX_ANSWER_BYTES: usize = 4 << 20;
+
+/// The body, or None once it passes [`MAX_ANSWER_BYTES`] (the rest is not read).
+async fn read_capped(mut resp: reqwest::Response) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if out.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Ok(None);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Some(out))
+}
+
 pub struct LlmClient {
     client: reqwest::Client,
     endpoint: reqwest::Url,
@@ -128,8 +143,14 @@ impl LlmClient {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
-                    let bytes = match resp.bytes().await {
-                        Ok(b) => b.to_vec(),
+                    let bytes = match read_capped(resp).await {
+                        Ok(Some(b)) => b,
+                        Ok(None) => {
+                            return Err(LlmError::Down(format!(
+                                "{}: an answer larger than {MAX_ANSWER_BYTES} bytes",
+                                self.host
+                            )));
+                        }
                         Err(e) => {
                             metrics::counter!("sigflow_llm_http_total", "outcome" => "read_error")
                                 .increment(1);

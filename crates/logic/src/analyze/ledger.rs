@@ -147,12 +147,14 @@ pub struct Problem {
 pub struct Report {
     pub rows: u64,
     pub chains: u64,
+    /// Every problem found (the list stops at [`MAX_PROBLEMS`]).
+    pub problem_count: u64,
     pub problems: Vec<Problem>,
 }
 
 impl Report {
     pub fn ok(&self) -> bool {
-        self.problems.is_empty()
+        self.problem_count == 0
     }
 }
 
@@ -176,37 +178,47 @@ fn columns_match(r: &StoredRow, p: &Prediction) -> Result<(), String> {
 
 /// Verifies rows given in (chain, seq) order; every chain starts at seq 1.
 pub fn verify(rows: impl IntoIterator<Item = StoredRow>) -> Report {
-    let mut report = Report::default();
-    let mut chain: Option<String> = None;
-    let (mut expect_seq, mut prev) = (1i64, String::new());
-    for r in rows {
-        report.rows += 1;
-        if chain.as_deref() != Some(r.chain.as_str()) {
-            chain = Some(r.chain.clone());
-            report.chains += 1;
-            expect_seq = 1;
-            prev.clear();
+    let mut v = Verifier::default();
+    rows.into_iter().for_each(|r| v.check(&r));
+    v.report
+}
+
+/// [`verify`] one row at a time, so a ledger of any size is checked in bounded memory.
+/// At most [`MAX_PROBLEMS`] problems are listed (all are counted).
+#[derive(Debug, Default)]
+pub struct Verifier {
+    pub report: Report,
+    chain: Option<String>,
+    expect_seq: i64,
+    prev: String,
+}
+
+/// Problems listed in a report at most (a broken chain breaks every later row's link).
+pub const MAX_PROBLEMS: usize = 1_000;
+
+impl Verifier {
+    pub fn check(&mut self, r: &StoredRow) {
+        self.report.rows += 1;
+        if self.chain.as_deref() != Some(r.chain.as_str()) {
+            self.chain = Some(r.chain.clone());
+            self.report.chains += 1;
+            self.expect_seq = 1;
+            self.prev.clear();
         }
-        let problem = |kind: &'static str, detail: String| Problem {
-            chain: r.chain.clone(),
-            seq: r.seq,
-            id: r.id.clone(),
-            kind,
-            detail,
-        };
-        if r.seq != expect_seq {
-            let kind = if r.seq > expect_seq {
+        let mut found: Vec<(&'static str, String)> = Vec::new();
+        if r.seq != self.expect_seq {
+            let kind = if r.seq > self.expect_seq {
                 "missing"
             } else {
                 "reordered"
             };
-            report.problems.push(problem(
+            found.push((
                 kind,
-                format!("expected seq {expect_seq}, found {}", r.seq),
+                format!("expected seq {}, found {}", self.expect_seq, r.seq),
             ));
         }
-        if r.prev_hash != prev {
-            report.problems.push(problem(
+        if r.prev_hash != self.prev {
+            found.push((
                 "reordered",
                 "its prev_hash is not the hash of the row before it".into(),
             ));
@@ -219,26 +231,34 @@ pub fn verify(rows: impl IntoIterator<Item = StoredRow>) -> Report {
             &r.body,
         );
         if recomputed != r.row_hash {
-            report.problems.push(problem(
+            found.push((
                 "changed",
                 "the row's content does not match its hash".into(),
             ));
         }
         match serde_json::from_str::<Prediction>(&r.body) {
             Ok(p) => {
-                if let Err(e) = columns_match(&r, &p) {
-                    report.problems.push(problem("column_mismatch", e));
+                if let Err(e) = columns_match(r, &p) {
+                    found.push(("column_mismatch", e));
                 }
             }
-            Err(e) => report.problems.push(problem(
-                "unreadable",
-                format!("body is not a prediction: {e}"),
-            )),
+            Err(e) => found.push(("unreadable", format!("body is not a prediction: {e}"))),
         }
-        expect_seq = r.seq + 1;
-        prev = r.row_hash.clone();
+        for (kind, detail) in found {
+            self.report.problem_count += 1;
+            if self.report.problems.len() < MAX_PROBLEMS {
+                self.report.problems.push(Problem {
+                    chain: r.chain.clone(),
+                    seq: r.seq,
+                    id: r.id.clone(),
+                    kind,
+                    detail,
+                });
+            }
+        }
+        self.expect_seq = r.seq + 1;
+        self.prev = r.row_hash.clone();
     }
-    report
 }
 
 /// One day's digest for `ledger export`: every row hash sealed that UTC day, in
@@ -255,24 +275,38 @@ pub struct DayDigest {
 
 /// Digests per day from rows in (chain, seq) order.
 pub fn day_digests(rows: &[StoredRow]) -> Vec<DayDigest> {
-    let mut per_day: std::collections::BTreeMap<String, (u64, String)> = Default::default();
-    for r in rows {
+    let mut d = DayDigests::default();
+    rows.iter().for_each(|r| d.add(r));
+    d.finish()
+}
+
+/// [`day_digests`] one row at a time: a running SHA-256 per day.
+#[derive(Default)]
+pub struct DayDigests(std::collections::BTreeMap<String, (u64, sha2::Sha256)>);
+
+impl DayDigests {
+    pub fn add(&mut self, r: &StoredRow) {
+        use sha2::Digest;
         let day = DateTime::from_timestamp_micros(r.sealed_at_us)
             .map_or_else(|| "invalid".into(), |t| t.format("%Y-%m-%d").to_string());
-        let e = per_day.entry(day).or_default();
+        let e = self.0.entry(day).or_default();
         e.0 += 1;
-        e.1.push_str(&r.row_hash);
-        e.1.push('\n');
+        e.1.update(r.row_hash.as_bytes());
+        e.1.update(b"\n");
     }
-    per_day
-        .into_iter()
-        .map(|(day, (rows, all))| DayDigest {
-            day,
-            rows,
-            digest: crate::hash::sha256_hex(all.as_bytes()),
-            signature: None,
-        })
-        .collect()
+
+    pub fn finish(self) -> Vec<DayDigest> {
+        use sha2::Digest;
+        self.0
+            .into_iter()
+            .map(|(day, (rows, h))| DayDigest {
+                day,
+                rows,
+                digest: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+                signature: None,
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -154,7 +154,15 @@ pub async fn list(db: &dyn SqlDb, q: &SignalQuery) -> Result<Vec<Sealed>, StoreE
     eq(&mut p, &mut w, "source", &q.source);
     eq(&mut p, &mut w, "content_id", &q.content_id);
     if let Some(r) = &q.rule {
-        w.and(format!("rules LIKE {}", p.bind(format!("%|{r}|%"))));
+        // A rule's name is matched literally: `%` and `_` in it are not wildcards.
+        let literal = r
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        w.and(format!(
+            "rules LIKE {} ESCAPE '\\'",
+            p.bind(format!("%|{literal}|%"))
+        ));
     }
     if let Some(c) = q.min_confidence {
         w.and(format!("confidence >= {}", p.bind(c)));
@@ -233,14 +241,15 @@ impl FromRow for Verify {
     }
 }
 
-/// Every row in (chain, seq) order, read a page at a time.
-pub async fn chain_rows(db: &dyn SqlDb) -> Result<Vec<StoredRow>, StoreError> {
-    const PAGE: i64 = 5_000;
-    let mut out: Vec<StoredRow> = Vec::new();
+/// Every row in (chain, seq) order, handed to `f` a page at a time: memory stays at one
+/// page whatever the ledger's size.
+pub async fn for_each_chain_row(
+    db: &dyn SqlDb,
+    f: &mut (dyn FnMut(&StoredRow) + Send),
+) -> Result<(), StoreError> {
+    const PAGE: i64 = 2_000;
+    let (mut chain, mut seq) = (String::new(), 0i64);
     loop {
-        let (chain, seq) = out
-            .last()
-            .map_or((String::new(), 0), |r| (r.chain.clone(), r.seq));
         let page: Vec<Verify> = db
             .query_as(
                 "SELECT id, chain, seq, content_id, analyzer, asset, direction, confidence, shadow, \
@@ -250,11 +259,21 @@ pub async fn chain_rows(db: &dyn SqlDb) -> Result<Vec<StoredRow>, StoreError> {
             )
             .await?;
         let n = page.len() as i64;
-        out.extend(page.into_iter().map(|v| v.0));
-        if n < PAGE {
-            return Ok(out);
+        for v in &page {
+            f(&v.0);
+        }
+        match page.last() {
+            Some(last) if n == PAGE => (chain, seq) = (last.0.chain.clone(), last.0.seq),
+            _ => return Ok(()),
         }
     }
+}
+
+/// Every row in (chain, seq) order (tests, small ledgers).
+pub async fn chain_rows(db: &dyn SqlDb) -> Result<Vec<StoredRow>, StoreError> {
+    let mut out = Vec::new();
+    for_each_chain_row(db, &mut |r| out.push(r.clone())).await?;
+    Ok(out)
 }
 
 /// How many rows, and the newest seal.
