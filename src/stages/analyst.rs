@@ -22,6 +22,24 @@ use crate::store::repos::{effects, llm_usage};
 /// Journal scope.
 pub const SCOPE: &str = "llm";
 
+/// Why no verdict: the LLM (the rules decide instead), or the store (the stage retries
+/// the record: a store that hiccups must not turn into a rules-only prediction).
+#[derive(Debug)]
+pub enum VerdictError {
+    Llm(LlmError),
+    Store(crate::error::StageError),
+}
+
+impl From<LlmError> for VerdictError {
+    fn from(e: LlmError) -> Self {
+        VerdictError::Llm(e)
+    }
+}
+
+fn store_error(what: &str, e: impl std::fmt::Display) -> VerdictError {
+    VerdictError::Store(crate::error::StageError::transient(format!("{what}: {e}")))
+}
+
 pub struct Analyst {
     pub client: LlmClient,
     pub model: String,
@@ -97,7 +115,7 @@ fn today() -> String {
 
 impl Analyst {
     /// The journalled verdict on `item`: from the journal, or from one paid exchange.
-    pub async fn verdict(&self, item: &Content) -> Result<Verdict, LlmError> {
+    pub async fn verdict(&self, item: &Content) -> Result<Verdict, VerdictError> {
         let request = llm::request(&self.model, &self.prompt, item, self.max_tokens);
         let request_bytes = serde_json::to_vec(&request).unwrap_or_default();
         let request_hash = sha256_hex(&request_bytes);
@@ -110,17 +128,20 @@ impl Analyst {
         let db = self.store.sql();
         let got = effects::once(db, SCOPE, &key, || async {
             let v = self.ask(&request, request_hash.clone()).await?;
-            Ok::<_, LlmError>(serde_json::to_vec(&v).unwrap_or_default())
+            Ok::<_, VerdictError>(serde_json::to_vec(&v).unwrap_or_default())
         })
         .await;
         match got {
             Ok(e) => {
                 metrics::counter!("sigflow_llm_calls_total", "outcome" => if e.performed { "paid" } else { "cached" }).increment(1);
-                serde_json::from_slice(&e.result)
-                    .map_err(|e| LlmError::Down(format!("journalled verdict unreadable: {e}")))
+                serde_json::from_slice(&e.result).map_err(|e| {
+                    VerdictError::Store(crate::error::StageError::poison(format!(
+                        "journalled LLM verdict unreadable: {e}"
+                    )))
+                })
             }
             Err(effects::OnceError::Call(e)) => Err(e),
-            Err(effects::OnceError::Store(e)) => Err(LlmError::Down(format!("journal: {e}"))),
+            Err(effects::OnceError::Store(e)) => Err(VerdictError::Store(e.into())),
         }
     }
 
@@ -138,7 +159,7 @@ impl Analyst {
         &self,
         request: &serde_json::Value,
         request_hash: String,
-    ) -> Result<Verdict, LlmError> {
+    ) -> Result<Verdict, VerdictError> {
         let mut trace = self.trace(request_hash);
         let abstain = |reason: &str, trace: LlmTrace| {
             metrics::counter!("sigflow_llm_abstain_total", "reason" => reason.split(':').next().unwrap_or("").to_string()).increment(1);
@@ -155,7 +176,7 @@ impl Analyst {
         let day = today();
         let spent = llm_usage::on(db, &day)
             .await
-            .map_err(|e| LlmError::Down(format!("budget: {e}")))?;
+            .map_err(|e| store_error("reading the LLM budget", e))?;
         if spent.requests >= self.daily_requests || spent.tokens >= self.daily_tokens {
             return Ok(abstain("budget_exhausted", trace));
         }

@@ -336,7 +336,8 @@ impl AnalyzeStage {
                     }
                 }
             }
-            Err(err) => {
+            Err(super::analyst::VerdictError::Store(e)) => return Err(e),
+            Err(super::analyst::VerdictError::Llm(err)) => {
                 metrics::counter!("sigflow_llm_failures_total", "kind" => match err {
                     sigflow_connectors::llm::LlmError::Down(_) => "down",
                     sigflow_connectors::llm::LlmError::Quota(_) => "quota",

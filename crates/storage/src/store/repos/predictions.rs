@@ -54,8 +54,7 @@ fn chain_lock(chain: &str) -> Mutation {
     let key = chain.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
     }) as i64;
-    Mutation::per_dialect(
-        "SELECT $1 WHERE 0 = 1",
+    Mutation::postgres_only(
         "SELECT pg_advisory_xact_lock(CAST($1 AS BIGINT))",
         crate::sql_params![key],
     )

@@ -168,6 +168,16 @@ impl Mutation {
         }
     }
 
+    /// A statement only PostgreSQL needs (a lock several processes must share); SQLite's
+    /// single writer serializes already, so there it is skipped.
+    pub fn postgres_only(postgres: &'static str, params: Vec<SqlValue>) -> Self {
+        Mutation {
+            sql: "".into(),
+            postgres: Some(postgres.into()),
+            params,
+        }
+    }
+
     /// The text for `dialect`.
     pub fn text(&self, dialect: Dialect) -> &str {
         match (dialect, &self.postgres) {

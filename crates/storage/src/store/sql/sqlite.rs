@@ -52,6 +52,10 @@ pub fn query_on(conn: &Connection, sql: &str, params: &[SqlValue]) -> Result<Vec
 
 /// Applies one mutation inside an open transaction (the commit path's generic write).
 pub fn apply(tx: &Connection, m: &Mutation) -> Result<u64, StoreError> {
+    if m.sql.is_empty() {
+        // `Mutation::postgres_only`: nothing to do here.
+        return Ok(0);
+    }
     let n = tx
         .prepare_cached(&for_sqlite(&m.sql))?
         .execute(rusqlite::params_from_iter(&m.params))?;
