@@ -405,7 +405,7 @@ fn orchestrate(a: BenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The run with the median rate (the upper one of an even count).
-fn median(mut runs: Vec<PhaseResult>) -> PhaseResult {
+pub(crate) fn median(mut runs: Vec<PhaseResult>) -> PhaseResult {
     runs.sort_by(|a, b| a.per_sec.total_cmp(&b.per_sec));
     runs.swap_remove(runs.len() / 2)
 }

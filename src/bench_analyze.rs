@@ -16,7 +16,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::analyze::RuleSet;
-use crate::bench::{BenchArgs, PhaseResult};
+use crate::bench::{BenchArgs, PhaseResult, median};
 use crate::enrich::{Chain, MemoryState};
 use crate::log::LogRecord;
 
@@ -172,11 +172,6 @@ fn phase(
     );
     let line = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(line.trim()).with_context(|| format!("phase {name} printed `{line}`"))
-}
-
-fn median(mut runs: Vec<PhaseResult>) -> PhaseResult {
-    runs.sort_by(|a, b| a.per_sec.total_cmp(&b.per_sec));
-    runs.swap_remove(runs.len() / 2)
 }
 
 pub fn run(a: &BenchArgs) -> anyhow::Result<Report> {

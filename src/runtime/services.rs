@@ -248,6 +248,8 @@ fn analyze_stage(d: &Deps) -> BuiltStage {
             daily_requests: l.daily_requests,
             daily_tokens: l.daily_tokens,
             store: d.store.clone(),
+            in_flight: l.concurrency * 4,
+            budget_lock: Default::default(),
         })
     };
     Ok(Some(Arc::new(AnalyzeStage {

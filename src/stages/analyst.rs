@@ -49,6 +49,11 @@ pub struct Analyst {
     pub daily_requests: u64,
     pub daily_tokens: u64,
     pub store: Arc<dyn Store>,
+    /// Records of a batch analysed at once (a few more than the client's concurrency,
+    /// so a record below triage never waits behind a call).
+    pub in_flight: usize,
+    /// Serializes budget checks with their reservations (see `reserve`).
+    pub budget_lock: tokio::sync::Mutex<()>,
 }
 
 /// What the analyst decided, as journalled.
@@ -172,21 +177,17 @@ impl Analyst {
                 trace,
             }
         };
-        let db = self.store.sql();
         let day = today();
-        let spent = llm_usage::on(db, &day)
-            .await
-            .map_err(|e| store_error("reading the LLM budget", e))?;
-        if spent.requests >= self.daily_requests || spent.tokens >= self.daily_tokens {
+        let Some(mut answer) = self.exchange(request, &mut trace, &day).await? else {
             return Ok(abstain("budget_exhausted", trace));
-        }
-        let mut answer = self.exchange(request, &mut trace, &day).await?;
+        };
         if let Answer::Invalid { content, problem } = &answer {
             // One repair attempt, then an explicit abstention.
             let repair = llm::repair_request(request, content, problem);
-            answer = self.exchange(&repair, &mut trace, &day).await?;
-            if let Answer::Invalid { .. } = answer {
-                return Ok(abstain("invalid_json", trace));
+            match self.exchange(&repair, &mut trace, &day).await? {
+                None => return Ok(abstain("budget_exhausted", trace)),
+                Some(Answer::Invalid { .. }) => return Ok(abstain("invalid_json", trace)),
+                Some(a) => answer = a,
             }
         }
         Ok(match answer {
@@ -210,13 +211,33 @@ impl Analyst {
         })
     }
 
-    /// One exchange, counted against the budget.
+    /// Takes one request from today's budget, or says it is spent. Under a lock, so
+    /// concurrent calls of this process cannot all pass the check before any counts.
+    async fn reserve(&self, day: &str) -> Result<bool, VerdictError> {
+        let _one = self.budget_lock.lock().await;
+        let db = self.store.sql();
+        let spent = llm_usage::on(db, day)
+            .await
+            .map_err(|e| store_error("reading the LLM budget", e))?;
+        if spent.requests >= self.daily_requests || spent.tokens >= self.daily_tokens {
+            return Ok(false);
+        }
+        db.execute_one(llm_usage::add(day, 1, 0))
+            .await
+            .map_err(|e| store_error("counting the LLM request", e))?;
+        Ok(true)
+    }
+
+    /// One exchange within the budget (None: the budget is spent).
     async fn exchange(
         &self,
         request: &serde_json::Value,
         trace: &mut LlmTrace,
         day: &str,
-    ) -> Result<Answer, LlmError> {
+    ) -> Result<Option<Answer>, VerdictError> {
+        if !self.reserve(day).await? {
+            return Ok(None);
+        }
         let ex = self.client.complete(request).await?;
         let body: serde_json::Value = serde_json::from_slice(&ex.body).unwrap_or_default();
         let usage = llm::usage(&body);
@@ -229,11 +250,11 @@ impl Analyst {
         if let Err(e) = self
             .store
             .sql()
-            .execute_one(llm_usage::add(day, 1, tokens))
+            .execute_one(llm_usage::add(day, 0, tokens))
             .await
         {
-            tracing::warn!(error = %e, "LLM budget: the call's cost was not counted");
+            tracing::warn!(error = %e, "LLM budget: the call's tokens were not counted");
         }
-        Ok(llm::parse(&ex.body, &known))
+        Ok(Some(llm::parse(&ex.body, &known)))
     }
 }

@@ -367,12 +367,11 @@ impl Stage for AnalyzeStage {
         TOPIC_ENRICHED
     }
 
-    fn retry_per_record(&self) -> bool {
-        self.analyst.is_some()
-    }
-
+    /// Batched either way. With an LLM, a batch's calls run concurrently (bounded by
+    /// `analyze.llm.concurrency`); a transient failure re-runs the batch, which pays
+    /// nothing again: every answer was journalled before it was used.
     fn batched(&self) -> bool {
-        self.analyst.is_none()
+        true
     }
 
     async fn process(&self, record: &LogRecord) -> Result<Effects, StageError> {
@@ -383,6 +382,18 @@ impl Stage for AnalyzeStage {
     }
 
     async fn process_batch(&self, records: &[LogRecord]) -> Vec<Result<Effects, StageError>> {
+        if let Some(a) = &self.analyst {
+            use futures::StreamExt;
+            // In order, `in_flight` at a time: the client's own semaphore and pacing
+            // bound the calls; records below triage finish at once.
+            // (By index: a closure over `&LogRecord` is not general enough for the
+            // `Send` future `async_trait` needs.)
+            return futures::stream::iter(0..records.len())
+                .map(|i| self.with_llm(a, &records[i]))
+                .buffered(a.in_flight)
+                .collect()
+                .await;
+        }
         let (set, owned) = (self.rules.get(), records.to_vec());
         let now = Utc::now();
         let run = move || owned.iter().map(|r| Self::by_rules(&set, r, now)).collect();

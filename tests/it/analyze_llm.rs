@@ -416,9 +416,11 @@ fn kill_9_during_analysis_loses_and_doubles_nothing() {
         "the same predictions as an uninterrupted run"
     );
     let paid = calls.lock().unwrap().values().sum::<u32>();
+    // A kill can catch each of the `concurrency` (2) calls in flight between its answer
+    // and its journal row.
     assert!(
-        paid as i64 <= 150 + kills as i64,
-        "{paid} calls for 150 items after {kills} kills: at most one repeat per kill"
+        paid as i64 <= 150 + 2 * kills as i64,
+        "{paid} calls for 150 items after {kills} kills: at most one repeat per call in flight per kill"
     );
     let out = run_ok(sigflow().args(["ledger", "verify", "--config"]).arg(&cfg));
     assert!(String::from_utf8_lossy(&out.stdout).contains("150 rows"));

@@ -73,6 +73,29 @@ pub fn source_guard(e: &IdedExpr) -> Option<Vec<String>> {
     }
 }
 
+/// How deeply comprehensions (`all`, `exists`, `map`, `filter`) nest in `e`: each level
+/// multiplies the work by a list's length (at most `view::MAX_LIST`).
+pub fn comprehension_depth(e: &IdedExpr) -> usize {
+    let max =
+        |xs: &mut dyn Iterator<Item = &IdedExpr>| xs.map(comprehension_depth).max().unwrap_or(0);
+    match &e.expr {
+        Expr::Call(c) => max(&mut c.target.iter().map(|t| &**t).chain(c.args.iter())),
+        Expr::Comprehension(c) => {
+            1 + max(&mut [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ]
+            .into_iter())
+        }
+        Expr::Select(s) => comprehension_depth(&s.operand),
+        Expr::List(l) => max(&mut l.elements.iter()),
+        _ => 0,
+    }
+}
+
 /// Names a comprehension binds (`m` in `list.exists(m, …)`): not item variables.
 pub fn bound_names(e: &IdedExpr, out: &mut Vec<String>) {
     match &e.expr {

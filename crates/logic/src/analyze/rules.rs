@@ -23,6 +23,9 @@ pub const MAX_FILE_BYTES: usize = 1 << 20;
 pub const MAX_RULES: usize = 1_000;
 pub const MAX_EXPR_BYTES: usize = 4_096;
 pub const MAX_HORIZON_DAYS: u32 = 60;
+/// Comprehensions nested deeper than this are refused: CEL has no cost limit, and each
+/// level multiplies the work by a list's length.
+pub const MAX_COMPREHENSION_DEPTH: usize = 2;
 
 /// One problem in a rule file, located.
 #[derive(Debug, Clone, PartialEq)]
@@ -280,6 +283,15 @@ impl Compiler<'_> {
                     .filter(|v| !bound.iter().any(|b| b == v))
                     .collect();
                 unknown.sort();
+                let depth = super::eval::comprehension_depth(p.expression());
+                if depth > MAX_COMPREHENSION_DEPTH {
+                    self.error(
+                        span.clone(),
+                        Some(rule),
+                        format!("{what}: comprehensions (all, exists, map, filter) nested {depth} deep; at most {MAX_COMPREHENSION_DEPTH}"),
+                    );
+                    return None;
+                }
                 if !unknown.is_empty() {
                     let known: Vec<&str> = VARIABLES.iter().map(|(n, _)| *n).collect();
                     self.error(
@@ -521,6 +533,15 @@ mod tests {
                 .iter()
                 .any(|s| s.starts_with("15:") && s.contains("horizon `3w`"))
         );
+    }
+
+    #[test]
+    fn deeply_nested_comprehensions_are_refused() {
+        let ok = "[[rule]]\nname = \"a\"\nwhen = 'mentions.exists(m, tickers.exists(t, t == m.ticker))'\nscore = 1.0\nreason = \"r\"\n";
+        assert!(RuleSet::compile(ok, &no_env).is_ok());
+        let deep = "[[rule]]\nname = \"a\"\nwhen = 'tickers.all(a, tickers.all(b, tickers.all(c, a == b && b == c)))'\nscore = 1.0\nreason = \"r\"\n";
+        let errs = RuleSet::compile(deep, &no_env).unwrap_err();
+        assert!(errs[0].message.contains("nested 3 deep"), "{errs:?}");
     }
 
     #[test]
