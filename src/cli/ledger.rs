@@ -26,6 +26,10 @@ pub enum LedgerCommand {
     Verify {
         #[arg(long)]
         json: bool,
+        /// Also compare with an earlier `ledger export` file: a day whose rows or digest
+        /// changed since is reported, even if every hash was recomputed after an edit.
+        #[arg(long, value_name = "FILE")]
+        against: Option<PathBuf>,
     },
     /// Write one digest per UTC day (rows sealed that day, the hash of their row hashes),
     /// one JSON object per line: keep it elsewhere to prove later what was sealed when.
@@ -36,6 +40,10 @@ pub enum LedgerCommand {
         /// Sign each digest (HMAC-SHA256) with the key in this environment variable.
         #[arg(long, value_name = "VAR")]
         key_env: Option<String>,
+        /// Include today (UTC), which is not over: its digest will change as more is
+        /// sealed, so a later `verify --against` would report it.
+        #[arg(long)]
+        include_today: bool,
     },
 }
 
@@ -45,10 +53,28 @@ pub async fn run(a: LedgerArgs) -> anyhow::Result<ExitCode> {
     opened.store.migrate().await?;
     let db = opened.store.sql();
     match a.command {
-        LedgerCommand::Verify { json } => {
-            let mut v = ledger::Verifier::default();
-            predictions::for_each_chain_row(db, &mut |r| v.check(r)).await?;
-            let report = v.report;
+        LedgerCommand::Verify { json, against } => {
+            let exported: Vec<ledger::DayDigest> = match &against {
+                None => Vec::new(),
+                Some(f) => std::fs::read_to_string(f)
+                    .with_context(|| format!("reading {}", f.display()))?
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(serde_json::from_str)
+                    .collect::<Result<_, _>>()
+                    .with_context(|| format!("{} is not a `ledger export` file", f.display()))?,
+            };
+            let (mut v, mut days) = (ledger::Verifier::default(), ledger::DayDigests::default());
+            predictions::for_each_chain_row(db, &mut |r| {
+                v.check(r);
+                days.add(r);
+            })
+            .await?;
+            let mut report = v.report;
+            for p in ledger::compare_with_export(&exported, &days.finish()) {
+                report.problem_count += 1;
+                report.problems.push(p);
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -79,7 +105,11 @@ pub async fn run(a: LedgerArgs) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        LedgerCommand::Export { out, key_env } => {
+        LedgerCommand::Export {
+            out,
+            key_env,
+            include_today,
+        } => {
             let key = match &key_env {
                 Some(v) => Some(
                     std::env::var(v)
@@ -89,7 +119,9 @@ pub async fn run(a: LedgerArgs) -> anyhow::Result<ExitCode> {
             };
             let mut days = ledger::DayDigests::default();
             predictions::for_each_chain_row(db, &mut |r| days.add(r)).await?;
+            let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
             let mut digests = days.finish();
+            digests.retain(|d| include_today || d.day < today);
             if let Some(k) = &key {
                 use hmac::Mac;
                 for d in &mut digests {

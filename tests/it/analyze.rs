@@ -57,7 +57,14 @@ fn the_demo_seals_signals_that_the_api_and_cli_serve() {
     let digests = dir.join("digests.jsonl");
     run_ok(
         sigflow()
-            .args(["ledger", "export", "--key-env", "LEDGER_KEY", "--out"])
+            .args([
+                "ledger",
+                "export",
+                "--include-today",
+                "--key-env",
+                "LEDGER_KEY",
+                "--out",
+            ])
             .arg(&digests)
             .arg("--data-dir")
             .arg(dir.data())
@@ -169,6 +176,24 @@ fn tamper(dir: &TestDir, id: &str) {
     assert!(!out.status.success(), "verify fails on an edited ledger");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("CHANGED") && text.contains(id), "{text}");
+    // The newest row of a chain deleted: nothing follows it to break, but the day's
+    // digest in the export made before no longer matches.
+    let conn = db(&dir.db());
+    conn.execute_batch(
+        "DROP TRIGGER predictions_no_delete;
+         DELETE FROM predictions WHERE id = (SELECT id FROM predictions WHERE chain = 'p0' ORDER BY seq DESC LIMIT 1);",
+    )
+    .unwrap();
+    drop(conn);
+    let out = sigflow()
+        .args(["ledger", "verify", "--against"])
+        .arg(dir.join("digests.jsonl"))
+        .arg("--data-dir")
+        .arg(dir.data())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("DIFFERS_FROM_EXPORT"), "{text}");
 }
 
 fn write_atomic(path: &Path, text: &str) {

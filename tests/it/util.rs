@@ -265,10 +265,16 @@ pub fn demo_cmd(dir: &TestDir, speed: &str) -> Command {
 /// answers and all 1,200 items are stored. Returns the child (killed on drop) and the
 /// API's base URL.
 pub fn demo_with_api(dir: &TestDir) -> (Running, String) {
+    demo_with_api_env(dir, &[])
+}
+
+/// `demo_with_api` with extra environment (e.g. `SIGFLOW__API__RATE_PER_IP`).
+pub fn demo_with_api_env(dir: &TestDir, env: &[(&str, &str)]) -> (Running, String) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let run = Running::spawn(
         sigflow()
+            .envs(env.iter().copied())
             .args([
                 "demo",
                 "--speed",

@@ -25,7 +25,8 @@ use crate::{contents, dlq, dto, health, ingest, problem, signals, sources};
     components(schemas(problem::Problem, dto::ContentPage, dto::ContentItem, dto::DeadLetterPage,
         dto::SourceList, dto::SourceChanged, dto::NewSource, dto::TestResult, dto::IngestAccepted,
         dto::Readiness, dto::Healthz, signals::SignalPage, signals::SignalDetail, signals::Signal,
-        signals::LedgerReport)),
+        signals::LedgerReport, signals::DirectionParam, signals::AnalyzerParam,
+        contents::OrderParam, contents::Sentiment)),
     modifiers(&BearerKeys),
     tags(
         (name = "contents", description = "Stored items and their filters"),

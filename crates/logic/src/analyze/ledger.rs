@@ -273,6 +273,32 @@ pub struct DayDigest {
     pub signature: Option<String>,
 }
 
+/// The days of an earlier export whose digest no longer matches the ledger: rows
+/// deleted, added or rewritten in a day already exported — even when the culprit
+/// recomputed every hash after its edit, which the chain alone cannot see.
+pub fn compare_with_export(exported: &[DayDigest], now: &[DayDigest]) -> Vec<Problem> {
+    exported
+        .iter()
+        .filter_map(|e| {
+            let cur = now.iter().find(|d| d.day == e.day);
+            let (rows, digest) = cur.map_or((0, ""), |d| (d.rows, d.digest.as_str()));
+            (rows != e.rows || digest != e.digest).then(|| Problem {
+                chain: String::new(),
+                seq: 0,
+                id: String::new(),
+                kind: "differs_from_export",
+                detail: format!(
+                    "day {}: exported {} rows (digest {}…), the ledger now has {rows} (digest {}…)",
+                    e.day,
+                    e.rows,
+                    &e.digest[..e.digest.len().min(12)],
+                    &digest[..digest.len().min(12)]
+                ),
+            })
+        })
+        .collect()
+}
+
 /// Digests per day from rows in (chain, seq) order.
 pub fn day_digests(rows: &[StoredRow]) -> Vec<DayDigest> {
     let mut d = DayDigests::default();
@@ -429,10 +455,18 @@ mod tests {
     }
 
     #[test]
-    fn digests_are_per_day() {
+    fn digests_are_per_day_and_an_export_catches_a_rewritten_day() {
         let d = day_digests(&chain(3));
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].rows, 3);
         assert_eq!(d[0].day, "2023-11-14");
+        assert!(compare_with_export(&d, &d).is_empty());
+        // The last row deleted: the chain still verifies, the export does not.
+        let mut short = chain(3);
+        short.pop();
+        assert!(verify(short.clone()).ok());
+        let p = compare_with_export(&d, &day_digests(&short));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].detail.contains("exported 3 rows"), "{p:?}");
     }
 }

@@ -153,15 +153,13 @@ pub async fn list(db: &dyn SqlDb, q: &SignalQuery) -> Result<Vec<Sealed>, StoreE
     eq(&mut p, &mut w, "source", &q.source);
     eq(&mut p, &mut w, "content_id", &q.content_id);
     if let Some(r) = &q.rule {
-        // A rule's name is matched literally: `%` and `_` in it are not wildcards.
-        let literal = r
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        w.and(format!(
-            "rules LIKE {} ESCAPE '\\'",
-            p.bind(format!("%|{literal}|%"))
-        ));
+        // A rule's name is found literally and case-sensitively (LIKE would read `%`
+        // and `_` as wildcards, and ignores case on SQLite).
+        let find = match db.dialect() {
+            crate::store::sql::Dialect::Sqlite => "instr",
+            crate::store::sql::Dialect::Postgres => "strpos",
+        };
+        w.and(format!("{find}(rules, {}) > 0", p.bind(format!("|{r}|"))));
     }
     if let Some(c) = q.min_confidence {
         w.and(format!("confidence >= {}", p.bind(c)));
