@@ -24,6 +24,7 @@ pub enum LedgerCommand {
     /// Recompute every row's hash chain: report changed, missing and reordered rows, and
     /// columns that no longer match the sealed body. Exit 1 on any problem.
     Verify {
+        /// The report as JSON (rows, chains, problem_count, problems).
         #[arg(long)]
         json: bool,
         /// Also compare with an earlier `ledger export` file: a day whose rows or digest
@@ -166,6 +167,7 @@ pub struct SignalsArgs {
 pub enum SignalsCommand {
     /// Newest first; filters combine.
     List {
+        /// A symbol (AAPL, $aapl).
         #[arg(long)]
         asset: Option<String>,
         /// bullish, bearish, neutral, abstain
@@ -174,17 +176,22 @@ pub enum SignalsCommand {
         /// rules or llm
         #[arg(long)]
         analyzer: Option<String>,
+        /// Predictions a rule (by name) contributed to.
         #[arg(long)]
         rule: Option<String>,
+        /// At least this confidence (0 to 1).
         #[arg(long)]
         min_confidence: Option<f64>,
+        /// The item's platform (reddit, truthsocial, sec-form4, …).
         #[arg(long)]
         source: Option<String>,
         /// Only shadow predictions (default: live only).
         #[arg(long)]
         shadow: bool,
+        /// At most this many (newest first).
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// One prediction per line as JSON (the sealed body).
         #[arg(long)]
         json: bool,
     },

@@ -186,11 +186,8 @@ fn the_ledger_chains_refuses_changes_and_finds_edits_on_every_store() {
     #[cfg(feature = "postgres")]
     {
         let pg = crate::servers::Postgres::start();
-        let store = sigflow::store::open(&pg.url(), &Default::default())
-            .unwrap()
-            .store;
+        let store = pg.migrated_store();
         rt().block_on(async {
-            store.migrate().await.unwrap();
             suite(store.clone(), true).await?;
             // Two writers on one chain at once: one unbroken chain, nothing lost.
             let (a, b) = (store.clone(), store.clone());

@@ -309,6 +309,17 @@ impl Postgres {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// A store on this server, migrated: what a conformance suite runs on.
+    pub fn migrated_store(&self) -> std::sync::Arc<dyn sigflow::store::Store> {
+        let store = sigflow::store::open(&self.url(), &Default::default())
+            .unwrap()
+            .store;
+        crate::conformance::rt()
+            .block_on(store.migrate())
+            .expect("migrations apply");
+        store
+    }
+
     /// Stops the server, keeping its data: for outage tests.
     pub fn stop(&self) {
         assert!(self.pg_ctl_stop(), "pg_ctl stop");

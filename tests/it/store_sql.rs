@@ -308,13 +308,7 @@ fn generic_writes_repositories_and_forward_offsets_on_every_store() {
     #[cfg(feature = "postgres")]
     {
         let pg = crate::servers::Postgres::start();
-        let store = sigflow::store::open(&pg.url(), &Default::default())
-            .unwrap()
-            .store;
-        rt().block_on(async {
-            store.migrate().await.unwrap();
-            suite(store).await
-        })
-        .unwrap_or_else(|e| panic!("postgres: {e}"));
+        rt().block_on(suite(pg.migrated_store()))
+            .unwrap_or_else(|e| panic!("postgres: {e}"));
     }
 }
