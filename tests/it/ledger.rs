@@ -185,9 +185,9 @@ fn the_ledger_chains_refuses_changes_and_finds_edits_on_every_store() {
     }
     #[cfg(feature = "postgres")]
     {
-        let pg = crate::servers::Postgres::start();
-        let store = pg.migrated_store();
-        rt().block_on(async {
+        let (pg, rt) = (crate::servers::Postgres::start(), rt());
+        let store = pg.migrated_store(&rt);
+        rt.block_on(async {
             suite(store.clone(), true).await?;
             // Two writers on one chain at once: one unbroken chain, nothing lost.
             let (a, b) = (store.clone(), store.clone());

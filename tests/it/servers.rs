@@ -309,14 +309,16 @@ impl Postgres {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
-    /// A store on this server, migrated: what a conformance suite runs on.
-    pub fn migrated_store(&self) -> std::sync::Arc<dyn sigflow::store::Store> {
+    /// A store on this server, migrated on `rt` — the runtime that will use it (the
+    /// pool's connections live on the runtime that opened them).
+    pub fn migrated_store(
+        &self,
+        rt: &tokio::runtime::Runtime,
+    ) -> std::sync::Arc<dyn sigflow::store::Store> {
         let store = sigflow::store::open(&self.url(), &Default::default())
             .unwrap()
             .store;
-        crate::conformance::rt()
-            .block_on(store.migrate())
-            .expect("migrations apply");
+        rt.block_on(store.migrate()).expect("migrations apply");
         store
     }
 

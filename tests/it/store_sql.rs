@@ -307,8 +307,8 @@ fn generic_writes_repositories_and_forward_offsets_on_every_store() {
     }
     #[cfg(feature = "postgres")]
     {
-        let pg = crate::servers::Postgres::start();
-        rt().block_on(suite(pg.migrated_store()))
+        let (pg, rt) = (crate::servers::Postgres::start(), rt());
+        rt.block_on(suite(pg.migrated_store(&rt)))
             .unwrap_or_else(|e| panic!("postgres: {e}"));
     }
 }
