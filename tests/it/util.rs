@@ -69,13 +69,24 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
-/// A port that was free a moment ago.
+/// A port that was free a moment ago, for a server a test starts next.
+///
+/// Taken below the kernel's ephemeral range (32768–60999 on Linux), in turn from a
+/// per-process counter: a port the kernel hands out for `:0` can be handed again, a
+/// moment later, to any outgoing connection of the tests running beside this one
+/// (HTTP clients, PostgreSQL clients), and the server then fails to bind.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = (std::process::id() % 64) * 150;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (20_000 + (offset + n) % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+        assert!(n < 20_000, "no free port below the ephemeral range");
+    }
 }
 
 pub fn http_get(url: &str) -> Result<(u16, String), String> {
