@@ -258,38 +258,11 @@ fn orchestrate(a: BenchArgs) -> anyhow::Result<ExitCode> {
                 ""
             }
         );
-        let mut cmd = std::process::Command::new(std::env::current_exe()?);
-        cmd.args([
-            "bench",
-            "--phase",
-            phase,
-            "--items",
-            &items.to_string(),
-            "--page-size",
-            &a.page_size.to_string(),
-        ])
-        .args([
-            "--rate",
-            &a.rate.to_string(),
-            "--latency-secs",
-            &a.latency_secs.to_string(),
-        ])
-        .arg("--dir")
-        .arg(&sub)
-        .env("SIGFLOW__LOGGING__LEVEL", "warn")
-        .stderr(std::process::Stdio::inherit());
-        if let Some(chain) = chain {
-            cmd.env("SIGFLOW__ENRICH__CHAIN", chain);
-        }
-        let out = cmd
-            .output()
-            .with_context(|| format!("running bench phase {phase}"))?;
-        let _ = std::fs::remove_dir_all(&sub);
-        if !out.status.success() {
-            anyhow::bail!("bench phase {phase} failed ({})", out.status);
-        }
-        let line = String::from_utf8_lossy(&out.stdout);
-        serde_json::from_str(line.trim()).with_context(|| format!("phase {phase} printed `{line}`"))
+        let env: Vec<(&str, String)> = chain
+            .map(|c| ("SIGFLOW__ENRICH__CHAIN", c.to_string()))
+            .into_iter()
+            .collect();
+        run_phase(&a, &sub, phase, items, &env)
     };
     // Limit and e2e alternate, so a slow spell of the machine (shared disks, a noisy
     // neighbour) falls on both sides of the ratio; each side is the median of its runs.
@@ -402,6 +375,40 @@ fn orchestrate(a: BenchArgs) -> anyhow::Result<ExitCode> {
         a.scale
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// One phase in a child process (its own allocator, page cache and metrics) in `dir`,
+/// with `env` on top of ours; what it printed. The directory is removed afterwards.
+pub(crate) fn run_phase(
+    a: &BenchArgs,
+    dir: &Path,
+    phase: &str,
+    items: u64,
+    env: &[(&str, String)],
+) -> anyhow::Result<PhaseResult> {
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args(["bench", "--phase", phase, "--items", &items.to_string()])
+        .args([
+            "--page-size",
+            &a.page_size.to_string(),
+            "--rate",
+            &a.rate.to_string(),
+        ])
+        .args(["--latency-secs", &a.latency_secs.to_string()])
+        .arg("--dir")
+        .arg(dir)
+        .env("SIGFLOW__LOGGING__LEVEL", "warn")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stderr(std::process::Stdio::inherit());
+    let out = cmd
+        .output()
+        .with_context(|| format!("running bench phase {phase}"))?;
+    let _ = std::fs::remove_dir_all(dir);
+    if !out.status.success() {
+        anyhow::bail!("bench phase {phase} failed ({})", out.status);
+    }
+    let line = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(line.trim()).with_context(|| format!("phase {phase} printed `{line}`"))
 }
 
 /// The run with the median rate (the upper one of an even count).

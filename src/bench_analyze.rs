@@ -12,7 +12,6 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
 use serde::Serialize;
 
 use crate::analyze::RuleSet;
@@ -144,34 +143,7 @@ fn phase(
     env: &[(&str, String)],
 ) -> anyhow::Result<PhaseResult> {
     let sub = dir.join(format!("{name}-{}", uuid::Uuid::now_v7()));
-    let mut cmd = std::process::Command::new(std::env::current_exe()?);
-    cmd.args([
-        "bench",
-        "--phase",
-        name,
-        "--items",
-        &a.items.to_string(),
-        "--page-size",
-        &a.page_size.to_string(),
-    ])
-    .arg("--dir")
-    .arg(&sub)
-    .env("SIGFLOW__LOGGING__LEVEL", "warn")
-    .stderr(std::process::Stdio::inherit());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd
-        .output()
-        .with_context(|| format!("bench phase {name}"))?;
-    let _ = std::fs::remove_dir_all(&sub);
-    anyhow::ensure!(
-        out.status.success(),
-        "bench phase {name} failed ({})",
-        out.status
-    );
-    let line = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(line.trim()).with_context(|| format!("phase {name} printed `{line}`"))
+    crate::bench::run_phase(a, &sub, name, a.items, env)
 }
 
 pub fn run(a: &BenchArgs) -> anyhow::Result<Report> {

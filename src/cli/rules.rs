@@ -56,18 +56,10 @@ pub enum RulesCommand {
     ShowDefault,
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
 fn compile(file: &PathBuf) -> anyhow::Result<Result<RuleSet, Vec<String>>> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    Ok(RuleSet::compile(&text, &env).map_err(|errs| {
-        errs.iter()
-            .map(|e| format!("{}:{e}", file.display()))
-            .collect()
-    }))
+    Ok(crate::stages::analyze::compile_rules(file, &text))
 }
 
 pub async fn run(a: RulesArgs) -> anyhow::Result<ExitCode> {

@@ -41,11 +41,9 @@ impl AnalyzeConfig {
             match std::fs::read_to_string(&self.rules) {
                 Err(e) => errors.push(format!("analyze.rules: cannot read {}: {e}", self.rules)),
                 Ok(text) => {
-                    let env = |n: &str| std::env::var(n).ok();
-                    if let Err(errs) = crate::analyze::RuleSet::compile(&text, &env) {
-                        for e in errs {
-                            errors.push(format!("analyze.rules: {}:{e}", self.rules));
-                        }
+                    let file = std::path::Path::new(&self.rules);
+                    if let Err(errs) = crate::stages::analyze::compile_rules(file, &text) {
+                        errors.extend(errs.into_iter().map(|e| format!("analyze.rules: {e}")));
                     }
                 }
             }

@@ -45,8 +45,15 @@ pub struct Rules {
     seen: Mutex<Option<String>>,
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+/// A rule file's text compiled with this process's environment for `${NAME}`; every
+/// error shown as `FILE:LINE:COL: …`. The one way the stage, the watcher, config
+/// validation and `sigflow rules` compile a file.
+pub fn compile_rules(file: &std::path::Path, text: &str) -> Result<RuleSet, Vec<String>> {
+    RuleSet::compile(text, &|name| std::env::var(name).ok()).map_err(|errs| {
+        errs.iter()
+            .map(|e| format!("{}:{e}", file.display()))
+            .collect()
+    })
 }
 
 impl Rules {
@@ -60,10 +67,7 @@ impl Rules {
             });
         }
         let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-        let set = RuleSet::compile(&text, &env).map_err(|errs| {
-            let shown: Vec<String> = errs.iter().map(|e| format!("{path}:{e}")).collect();
-            shown.join("; ")
-        })?;
+        let set = compile_rules(std::path::Path::new(path), &text).map_err(|e| e.join("; "))?;
         Ok(Rules {
             current: RwLock::new(Arc::new(set)),
             path: Some(PathBuf::from(path)),
@@ -100,7 +104,7 @@ impl Rules {
             return;
         }
         *seen = Some(text.clone());
-        match RuleSet::compile(&text, &env) {
+        match compile_rules(path, &text) {
             Ok(set) => {
                 let (old, new) = (self.get().version.clone(), set.version.clone());
                 *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
@@ -109,13 +113,9 @@ impl Rules {
                 tracing::info!(file = %path.display(), %old, %new, "rules reloaded");
                 health.ok(RULES_COMPONENT, 0);
             }
-            Err(errs) => {
+            Err(shown) => {
                 metrics::counter!("sigflow_rules_reloads_total", "outcome" => "invalid")
                     .increment(1);
-                let shown: Vec<String> = errs
-                    .iter()
-                    .map(|e| format!("{}:{e}", path.display()))
-                    .collect();
                 tracing::error!(errors = ?shown, "the new rule file is invalid; the previous rules keep running");
                 health.set_status(
                     RULES_COMPONENT,

@@ -105,7 +105,12 @@ pub(crate) fn parse_time(name: &str, s: &str) -> Result<DateTime<Utc>, ApiError>
 }
 
 fn encode_cursor(c: &ContentItem) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{}", to_micros(c.happened_at), c.id))
+    encode_keyset(to_micros(c.happened_at), &c.id)
+}
+
+/// A keyset cursor (time in µs, then id), for every newest-first list of this API.
+pub(crate) fn encode_keyset(ts: i64, id: &uuid::Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{ts}|{id}"))
 }
 
 fn encode_seq(seq: i64) -> String {
@@ -113,8 +118,13 @@ fn encode_seq(seq: i64) -> String {
 }
 
 fn decode_cursor(s: &str) -> Result<(i64, String), ApiError> {
-    let bad =
-        || ApiError::bad_request("cursor is not one this API handed out (for order=happened)");
+    decode_keyset(s, "for order=happened")
+}
+
+/// The (time, id) of a cursor [`encode_keyset`] made; `which` names the list in the
+/// error.
+pub(crate) fn decode_keyset(s: &str, which: &str) -> Result<(i64, String), ApiError> {
+    let bad = || ApiError::bad_request(format!("cursor is not one this API handed out ({which})"));
     let raw = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
     let raw = String::from_utf8(raw).map_err(|_| bad())?;
     let (ts, id) = raw.split_once('|').ok_or_else(bad)?;

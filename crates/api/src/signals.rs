@@ -6,14 +6,12 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
-use crate::contents::parse_time;
+use crate::contents::{decode_keyset, encode_keyset, parse_time};
 use crate::dto::ContentItem;
 use crate::problem::Problem;
 use crate::store::repos::predictions::{self, Sealed, SignalQuery};
@@ -60,6 +58,26 @@ pub enum DirectionParam {
 pub enum AnalyzerParam {
     Rules,
     Llm,
+}
+
+impl DirectionParam {
+    fn as_str(self) -> &'static str {
+        match self {
+            DirectionParam::Bullish => "bullish",
+            DirectionParam::Bearish => "bearish",
+            DirectionParam::Neutral => "neutral",
+            DirectionParam::Abstain => "abstain",
+        }
+    }
+}
+
+impl AnalyzerParam {
+    fn as_str(self) -> &'static str {
+        match self {
+            AnalyzerParam::Rules => "rules",
+            AnalyzerParam::Llm => "llm",
+        }
+    }
 }
 
 /// What an LLM call cost and returned.
@@ -196,15 +214,6 @@ pub struct LedgerReport {
     pub problems: Vec<LedgerProblem>,
 }
 
-fn decode_cursor(s: &str) -> Result<(i64, String), ApiError> {
-    let bad = || ApiError::bad_request("cursor is not one this API handed out");
-    let raw = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
-    let raw = String::from_utf8(raw).map_err(|_| bad())?;
-    let (ts, id) = raw.split_once('|').ok_or_else(bad)?;
-    uuid::Uuid::parse_str(id).map_err(|_| bad())?;
-    Ok((ts.parse().map_err(|_| bad())?, id.to_string()))
-}
-
 /// Sealed predictions, newest first.
 #[utoipa::path(get, path = "/api/v1/signals", tag = "signals", params(SignalParams),
     security((), ("api_key" = [])),
@@ -232,8 +241,8 @@ pub async fn list(
     let text = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let q = SignalQuery {
         asset: text(p.asset).map(|a| a.trim_start_matches('$').to_ascii_uppercase()),
-        direction: p.direction.map(|d| format!("{d:?}").to_ascii_lowercase()),
-        analyzer: p.analyzer.map(|a| format!("{a:?}").to_ascii_lowercase()),
+        direction: p.direction.map(|d| d.as_str().to_string()),
+        analyzer: p.analyzer.map(|a| a.as_str().to_string()),
         rule: text(p.rule),
         min_confidence: p.min_confidence,
         source: text(p.source),
@@ -245,7 +254,7 @@ pub async fn list(
             .cursor
             .as_deref()
             .filter(|c| !c.is_empty())
-            .map(decode_cursor)
+            .map(|c| decode_keyset(c, "for /api/v1/signals"))
             .transpose()?,
         limit: limit + 1,
     };
@@ -254,7 +263,7 @@ pub async fn list(
     rows.truncate(limit);
     let next_cursor = more.then(|| {
         let last = &rows[rows.len() - 1].prediction;
-        URL_SAFE_NO_PAD.encode(format!("{}|{}", last.sealed_at.timestamp_micros(), last.id))
+        encode_keyset(last.sealed_at.timestamp_micros(), &last.id)
     });
     Ok(Json(SignalPage {
         items: rows.into_iter().map(Signal::from).collect(),
