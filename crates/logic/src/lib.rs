@@ -12,6 +12,7 @@
 
 pub mod analyze;
 pub mod enrich;
+pub mod markets;
 pub mod normalize;
 
 // The core modules under their old paths, so `crate::model::…` reads as before.
