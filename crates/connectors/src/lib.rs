@@ -3,6 +3,7 @@
 //! * [`sources`] — the `Source` trait and every source kind (one file each), the polite
 //!   HTTP client, the catalog (config overlaid with run-time definitions).
 //! * [`notify`] — outbound deliveries (webhook).
+//! * [`prices`] — price providers (one file each), their registry and the fallback chain.
 //! * [`net`] — the outbound guard every client is built with (no private, loopback
 //!   or metadata addresses unless allowed; checked at connect time and per redirect).
 //!
@@ -12,6 +13,7 @@
 pub mod llm;
 pub mod net;
 pub mod notify;
+pub mod prices;
 pub mod sources;
 
 use sigflow_core::{error, model};

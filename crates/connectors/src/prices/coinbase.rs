@@ -1,0 +1,139 @@
+//! Coinbase Exchange daily candles (no key) for crypto: `[time, low, high, open, close,
+//! volume]` — low before high, open fourth; newest first; at most 300 per request, so a
+//! long range is asked in pieces. A candle is one UTC day.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{Days, NaiveDate, TimeZone, Utc};
+use serde_json::Value;
+use sigflow_logic::markets::Market;
+use sigflow_logic::markets::bars::Bar;
+
+use super::{
+    PriceError, PriceProvider, ProviderSettings, ProviderSpec, Transport, by_status, num, snippet,
+    tidy,
+};
+
+pub const SPEC: ProviderSpec = ProviderSpec {
+    name: "coinbase",
+    about: "Coinbase Exchange daily candles for crypto (no key)",
+    markets: &[Market::Crypto],
+    default_base_url: "https://api.exchange.coinbase.com",
+    key_env: None,
+    default_max_rps: 3.0,
+    build,
+};
+
+const MAX_CANDLES: u64 = 300;
+
+fn build(s: ProviderSettings) -> Result<Box<dyn PriceProvider>, String> {
+    Ok(Box::new(Coinbase {
+        http: Transport::new("coinbase", &s)?,
+        base: s.base_url,
+    }))
+}
+
+struct Coinbase {
+    http: Transport,
+    base: String,
+}
+
+/// `BTC` → `BTC-USD`.
+pub fn product(asset: &str) -> String {
+    if asset.contains('-') {
+        asset.to_string()
+    } else {
+        format!("{asset}-USD")
+    }
+}
+
+#[async_trait]
+impl PriceProvider for Coinbase {
+    fn name(&self) -> &'static str {
+        "coinbase"
+    }
+
+    async fn daily(
+        &self,
+        asset: &str,
+        market: Market,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Bar>, PriceError> {
+        if market != Market::Crypto {
+            return Err(PriceError::Unavailable("coinbase: crypto only".into()));
+        }
+        let mut bars = Vec::new();
+        let mut start = from;
+        while start <= to {
+            let end = (start + Days::new(MAX_CANDLES - 1)).min(to);
+            let url = format!(
+                "{}/products/{}/candles?granularity=86400&start={start}T00:00:00Z&end={end}T23:59:59Z",
+                self.base,
+                product(asset)
+            );
+            let a = self.http.get(&url, &[]).await?;
+            if a.status == 429 {
+                return Err(by_status(
+                    "coinbase",
+                    429,
+                    &a.body,
+                    a.retry_after().or(Some(Duration::from_secs(5))),
+                ));
+            }
+            bars.extend(parse(a.status, &a.body)?);
+            start = end + Days::new(1);
+        }
+        Ok(tidy(bars))
+    }
+}
+
+pub fn parse(status: u16, body: &[u8]) -> Result<Vec<Bar>, PriceError> {
+    let v: Result<Value, _> = serde_json::from_slice(body);
+    if !(200..300).contains(&status) {
+        let msg = v
+            .as_ref()
+            .ok()
+            .and_then(|v| v.get("message"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if status == 404 || msg.eq_ignore_ascii_case("notfound") {
+            return Err(PriceError::NotFound(format!("coinbase: {msg}")));
+        }
+        return Err(by_status("coinbase", status, body, None));
+    }
+    let Ok(Value::Array(rows)) = v else {
+        return Err(PriceError::Unavailable(format!(
+            "coinbase: not a JSON array ({})",
+            snippet(body)
+        )));
+    };
+    let mut bars = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let (Some(t), Some(low), Some(high), Some(open), Some(close)) = (
+            r[0].as_i64(),
+            num(&r[1]),
+            num(&r[2]),
+            num(&r[3]),
+            num(&r[4]),
+        ) else {
+            continue;
+        };
+        let Some(at) = Utc.timestamp_opt(t, 0).single() else {
+            continue;
+        };
+        bars.push(Bar {
+            session: at.date_naive(),
+            open,
+            high,
+            low,
+            close,
+            volume: num(&r[5]).unwrap_or(0.0),
+            split: 1.0,
+            dividend: 0.0,
+            is_final: false,
+        });
+    }
+    Ok(tidy(bars))
+}
