@@ -16,6 +16,9 @@
 //! * [`store`], [`log`], [`lake`] — `sigflow-storage`.
 //! * [`sources`], [`notify`] — `sigflow-connectors`.
 //! * [`api`] — `sigflow-api`.
+//! * [`markets`] (calendar, bars, outcome arithmetic, track records) — `sigflow-logic`;
+//!   [`prices`] (providers) — `sigflow-connectors`; [`tracker`] — the markets service,
+//!   the scorer and backtests.
 //! * [`stages`] — the `Stage` trait and the stages (normalize, enrich, forward).
 //! * [`runtime`] — the service registry, the runners, the pipeline.
 //! * [`config`] — defaults, file, environment, validation.
@@ -24,9 +27,10 @@
 //! See ARCHITECTURE.md for the codemap and the invariants.
 
 pub use sigflow_api as api;
+pub use sigflow_connectors::prices;
 pub use sigflow_connectors::{notify, sources};
-pub use sigflow_core::{error, hash, health, model};
-pub use sigflow_logic::{analyze, enrich, normalize};
+pub use sigflow_core::{clock, error, hash, health, model};
+pub use sigflow_logic::{analyze, enrich, markets, normalize};
 pub use sigflow_storage::{lake, log, sql_params, store};
 
 pub mod bench;
@@ -41,3 +45,4 @@ pub mod config;
 pub mod runtime;
 pub mod stages;
 pub mod telemetry;
+pub mod tracker;

@@ -2,11 +2,14 @@
 //! definitions and the dispatch. `anyhow` is used here and nowhere else.
 
 mod api_client;
+mod backtest;
 mod demo;
 mod dlq;
 mod enrich;
 mod keys;
 mod ledger;
+mod markets;
+mod outcomes;
 mod parse;
 mod replay;
 mod rules;
@@ -70,6 +73,10 @@ pub enum Command {
     Rules(rules::RulesArgs),
     Signals(ledger::SignalsArgs),
     Ledger(ledger::LedgerArgs),
+    Markets(markets::MarketsArgs),
+    Outcomes(outcomes::OutcomesArgs),
+    TrackRecord(outcomes::TrackRecordArgs),
+    Backtest(backtest::BacktestArgs),
     /// Measure throughput and latency of the embedded pipeline against the store's limit.
     Bench(crate::bench::BenchArgs),
 }
@@ -154,6 +161,10 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Rules(a) => rules::run(a).await,
         Command::Signals(a) => ledger::run_signals(a).await,
         Command::Ledger(a) => ledger::run(a).await,
+        Command::Markets(a) => markets::run(a).await,
+        Command::Outcomes(a) => outcomes::run(a).await,
+        Command::TrackRecord(a) => outcomes::run_track_record(a).await,
+        Command::Backtest(a) => backtest::run(a).await,
         Command::Bench(a) => crate::bench::run(a).await,
     }
 }

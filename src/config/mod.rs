@@ -11,9 +11,11 @@ use serde::de::DeserializeOwned;
 
 mod analyze;
 mod api;
+mod markets;
 
 pub use analyze::{AnalyzeConfig, LlmConfig};
 pub use api::{ApiConfig, OutboundConfig};
+pub use markets::{MarketsConfig, ProviderConfig};
 
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
 pub const ENV_PREFIX: &str = "SIGFLOW__";
@@ -98,6 +100,7 @@ pub struct Config {
     pub logging: LoggingConfig,
     pub forward: ForwardConfig,
     pub analyze: AnalyzeConfig,
+    pub markets: MarketsConfig,
     pub outbound: OutboundConfig,
     pub sources: Vec<SourceConfig>,
 }
@@ -137,6 +140,7 @@ const TOP_LEVEL: &[&str] = &[
     "logging",
     "forward",
     "analyze",
+    "markets",
     "outbound",
     "sources",
 ];
@@ -204,6 +208,10 @@ impl Config {
         let forward: Option<ForwardConfig> = section(&root, "forward", &mut errors);
         let outbound: Option<OutboundConfig> = section(&root, "outbound", &mut errors);
         let analyze: Option<AnalyzeConfig> = section(&root, "analyze", &mut errors);
+        let markets: Option<MarketsConfig> = section(&root, "markets", &mut errors);
+        if let Some(m) = &markets {
+            m.validate(&mut errors);
+        }
         if let Some(f) = &forward {
             f.validate(&mut errors);
         }
@@ -424,8 +432,10 @@ impl Config {
             Some(forward),
             Some(outbound),
             Some(analyze),
+            Some(markets),
         ) = (
             api, pipeline, topics, sqlite, lake_files, enrich, logging, forward, outbound, analyze,
+            markets,
         )
         else {
             unreachable!("every missing section produced an error above")
@@ -444,6 +454,7 @@ impl Config {
             logging,
             forward,
             analyze,
+            markets,
             outbound,
             sources,
         })

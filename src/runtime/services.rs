@@ -135,6 +135,15 @@ pub const SERVICES: &[ServiceSpec] = &[
         about: "reloads the rule file when it changes (an invalid version keeps the old rules)",
     },
     ServiceSpec {
+        name: "markets",
+        role: "markets",
+        kind: Kind::Task(markets_task),
+        reads: &[],
+        writes: &[],
+        config: "markets",
+        about: "fetch daily prices for open predictions, score them at T+1/3/7/30 sessions once final, stop tracking when done",
+    },
+    ServiceSpec {
         name: "forward",
         role: "forward",
         kind: Kind::Stage(forward_stage),
@@ -274,6 +283,25 @@ fn rules_task(d: &Deps, _: &TaskOptions) -> Result<Option<Task>, BuildError> {
                 let (r, h) = (rules.clone(), health.clone());
                 let _ = tokio::task::spawn_blocking(move || r.reload(&h)).await;
             }
+            Ok(())
+        })
+    })))
+}
+
+fn markets_task(d: &Deps, _: &TaskOptions) -> Result<Option<Task>, BuildError> {
+    let m = &d.cfg.markets;
+    if !m.enabled {
+        return Ok(None);
+    }
+    let markets = Arc::new(
+        crate::tracker::Markets::build(m)
+            .map_err(|e| BuildError::Other(format!("markets: {e}")))?,
+    );
+    let (store, health) = (d.store.clone(), d.health.clone());
+    let every = Duration::from_secs(m.poll_secs);
+    Ok(Some(Box::new(move |stop| {
+        Box::pin(async move {
+            crate::tracker::service::run(markets, store, health, every, stop).await;
             Ok(())
         })
     })))

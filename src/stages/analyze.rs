@@ -226,6 +226,16 @@ impl Base<'_> {
     }
 }
 
+/// The predictions the rules make of `item` sealed at `sealed_at` (live and shadow):
+/// what the stage seals, and what a backtest simulates.
+pub fn rule_predictions(
+    item: &Content,
+    e: &Evaluation,
+    sealed_at: DateTime<Utc>,
+) -> Vec<Prediction> {
+    rule_rows(&Base { item, sealed_at }, e, None)
+}
+
 /// The rules' rows (live and shadow) for an evaluation.
 fn rule_rows(b: &Base, e: &Evaluation, fallback: Option<String>) -> Vec<Prediction> {
     let mut out = Vec::new();
@@ -293,7 +303,7 @@ impl AnalyzeStage {
         let e = set.evaluate(&item);
         let b = Base {
             item: &item,
-            sealed_at: Utc::now(),
+            sealed_at: crate::clock::now(),
         };
         if let Some(why) = bypass(&item, e.score, analyst.triage_score) {
             let fallback = (why != "below_triage").then(|| format!("llm_bypassed: {why}"));
@@ -377,7 +387,7 @@ impl Stage for AnalyzeStage {
     async fn process(&self, record: &LogRecord) -> Result<Effects, StageError> {
         match &self.analyst {
             Some(a) => self.with_llm(a, record).await,
-            None => Self::by_rules(&self.rules.get(), record, Utc::now()),
+            None => Self::by_rules(&self.rules.get(), record, crate::clock::now()),
         }
     }
 
@@ -395,7 +405,7 @@ impl Stage for AnalyzeStage {
                 .await;
         }
         let (set, owned) = (self.rules.get(), records.to_vec());
-        let now = Utc::now();
+        let now = crate::clock::now();
         let run = move || owned.iter().map(|r| Self::by_rules(&set, r, now)).collect();
         match tokio::task::spawn_blocking(run).await {
             Ok(r) => r,

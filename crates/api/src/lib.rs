@@ -10,6 +10,7 @@ pub mod gate;
 mod health;
 mod ingest;
 pub mod openapi;
+pub mod outcomes;
 mod page_cache;
 mod problem;
 mod server;
@@ -89,6 +90,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/signals", get(signals::list))
         .route("/api/v1/signals/{id}", get(signals::one))
         .route("/api/v1/ledger/verify", get(signals::verify))
+        .route("/api/v1/outcomes", get(outcomes::list))
+        .route("/api/v1/track-record", get(outcomes::track_record))
         .route("/api/v1/dlq", get(dlq::list))
         .route("/api/v1/ingest/{source}", post(ingest::push))
         .route("/api/v1/sources", get(sources::list).post(sources::add))

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{contents, dlq, dto, health, ingest, problem, signals, sources};
+use crate::{contents, dlq, dto, health, ingest, outcomes, problem, signals, sources};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,7 @@ use crate::{contents, dlq, dto, health, ingest, problem, signals, sources};
     paths(
         health::healthz, health::readyz, health::metrics,
         contents::list, contents::one, signals::list, signals::one, signals::verify,
+        outcomes::list, outcomes::track_record,
         dlq::list, ingest::push,
         sources::list, sources::add, sources::pause, sources::resume, sources::remove, sources::test,
     ),
@@ -26,11 +27,14 @@ use crate::{contents, dlq, dto, health, ingest, problem, signals, sources};
         dto::SourceList, dto::SourceChanged, dto::NewSource, dto::TestResult, dto::IngestAccepted,
         dto::Readiness, dto::Healthz, signals::SignalPage, signals::SignalDetail, signals::Signal,
         signals::LedgerReport, signals::DirectionParam, signals::AnalyzerParam,
-        contents::OrderParam, contents::Sentiment)),
+        contents::OrderParam, contents::Sentiment, outcomes::OutcomePage, outcomes::OutcomeDto,
+        outcomes::TrackRecords, outcomes::TrackRecord, outcomes::ReliabilityBin, outcomes::HorizonParam,
+        outcomes::StatusParam, outcomes::ByParam)),
     modifiers(&BearerKeys),
     tags(
         (name = "contents", description = "Stored items and their filters"),
         (name = "signals", description = "Sealed predictions and the ledger's verification"),
+        (name = "outcomes", description = "What the predictions' calls turned out to be, and track records"),
         (name = "sources", description = "Source management"),
         (name = "dlq", description = "Dead letters"),
         (name = "ingest", description = "Webhook ingest (HMAC-signed)"),

@@ -191,6 +191,8 @@ pub struct SignalDetail {
     pub content: Option<ContentItem>,
     /// Later predictions that supersede this one.
     pub superseded_by: Vec<String>,
+    /// Its outcomes so far (T+1/3/7/30 as each becomes final).
+    pub outcomes: Vec<crate::outcomes::OutcomeDto>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -298,10 +300,17 @@ pub async fn one(
         .await?
         .map(ContentItem::from);
     let superseded_by = predictions::superseded_by(db, &id).await?;
+    let outcomes =
+        crate::store::repos::outcomes::of_prediction(db, crate::store::repos::outcomes::LIVE, &id)
+            .await?
+            .into_iter()
+            .map(crate::outcomes::OutcomeDto::from)
+            .collect();
     Ok(Json(SignalDetail {
         signal: Signal::from(s),
         content,
         superseded_by,
+        outcomes,
     }))
 }
 

@@ -159,6 +159,7 @@ impl Health {
             if name.starts_with("source:")
                 || name.starts_with("parser:")
                 || name.starts_with("analyze:")
+                || name.starts_with("markets:")
             {
                 degraded.push(name);
             } else {

@@ -12,6 +12,7 @@
 //! this crate (see its Cargo.toml): the compiler enforces that it stays pure.
 
 pub mod apikey;
+pub mod clock;
 pub mod error;
 pub mod hash;
 pub mod health;

@@ -38,6 +38,8 @@ pub struct Fetched {
     pub provider: &'static str,
     /// Every provider's refusal on the way, for the log and the tracking row.
     pub skipped: Vec<String>,
+    /// The last session this answer speaks for (None: nobody could say).
+    pub through: Option<NaiveDate>,
 }
 
 /// No provider could answer now.
@@ -112,6 +114,7 @@ impl PriceChain {
         let mut skipped = Vec::new();
         let mut retry_in: Option<Duration> = None;
         let mut transient = false;
+        let mut through: Option<NaiveDate> = None;
         for &i in self.order.get(&market).map(Vec::as_slice).unwrap_or(&[]) {
             let m = &self.members[i];
             let name = m.provider.name();
@@ -134,15 +137,18 @@ impl PriceChain {
                         b.is_final = self.is_final(market, b.session, now);
                     }
                     metrics::counter!("sigflow_price_fetches_total", "provider" => name, "outcome" => "bars").increment(1);
+                    let through = m.provider.answers_through(to, &bars);
                     return Ok(Fetched {
                         bars,
                         provider: name,
                         skipped,
+                        through,
                     });
                 }
                 Ok(_) => {
                     *m.breaker.lock().expect("breaker lock") = Breaker::default();
                     skipped.push(format!("{name}: no bars from {from} to {to}"));
+                    through = through.max(m.provider.answers_through(to, &[]));
                 }
                 Err(e) => {
                     metrics::counter!("sigflow_price_fetches_total", "provider" => name, "outcome" => kind(&e)).increment(1);
@@ -150,6 +156,9 @@ impl PriceChain {
                         transient = true;
                         let wait = self.trip(m, &e);
                         retry_in = Some(retry_in.map_or(wait, |r| r.min(wait)));
+                    }
+                    if e.is_answer() {
+                        through = through.max(m.provider.answers_through(to, &[]));
                     }
                     skipped.push(e.to_string());
                 }
@@ -166,6 +175,7 @@ impl PriceChain {
             bars: Vec::new(),
             provider: "",
             skipped,
+            through,
         })
     }
 

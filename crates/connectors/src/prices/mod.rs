@@ -11,6 +11,7 @@ pub mod alphavantage;
 pub mod chain;
 pub mod coinbase;
 pub mod csv_dir;
+pub mod demo;
 pub mod massive;
 pub mod tiingo;
 pub mod transport;
@@ -77,6 +78,13 @@ pub trait PriceProvider: Send + Sync {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Bar>, PriceError>;
+
+    /// How far an answer for `..=to` speaks for the market: a web provider answers for
+    /// the whole range (no bar on a session means none traded); a file only as far as
+    /// it goes.
+    fn answers_through(&self, to: NaiveDate, _bars: &[Bar]) -> Option<NaiveDate> {
+        Some(to)
+    }
 }
 
 /// What building a provider takes (from `[markets.provider.<name>]`).

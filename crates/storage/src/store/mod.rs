@@ -191,7 +191,7 @@ pub fn row_to_content(doc: &str, observed_at: i64) -> Result<Content, StoreError
 }
 
 /// The newest migration of the one numbered history every store backend follows.
-pub const SCHEMA_VERSION: u32 = 10;
+pub const SCHEMA_VERSION: u32 = 11;
 
 #[async_trait]
 pub trait Store: Send + Sync {

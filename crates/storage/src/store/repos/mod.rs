@@ -12,7 +12,10 @@ pub mod cursors;
 pub mod dead_letters;
 pub mod effects;
 pub mod llm_usage;
+pub mod outcomes;
 pub mod predictions;
+pub mod price_bars;
+pub mod price_tracking;
 pub mod source_defs;
 
 use serde::Serialize;
