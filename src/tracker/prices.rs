@@ -77,6 +77,12 @@ pub fn needs_of(m: &Markets, calls: &[OpenCall]) -> BTreeMap<String, Need> {
             continue;
         };
         let from = back(m, market, from, m.backfill_sessions);
+        // Past the last exit by the grace period: long enough to tell a delisted
+        // symbol (no price at all after its exit) from one not fetched yet.
+        let to = m
+            .calendar
+            .nth_session_after(market, to, m.params.grace_sessions)
+            .map_or(to, |s| s.date);
         out.insert(asset.to_string(), Need { market, from, to });
         let e = bench.entry(market).or_insert((from, to));
         *e = (e.0.min(from), e.1.max(to));

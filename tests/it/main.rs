@@ -18,6 +18,7 @@ mod enrich_state;
 mod fixtures;
 mod forward;
 mod ledger;
+mod markets;
 #[cfg(feature = "postgres")]
 mod migrations;
 mod mock_http;
@@ -32,6 +33,7 @@ mod servers;
 mod sources;
 mod sources_live;
 mod sources_more;
+mod store_markets;
 mod store_sql;
 mod tail;
 mod tidy;

@@ -86,6 +86,11 @@ impl PriceProvider for CsvDir {
             self.dir.display()
         )))
     }
+
+    /// A file speaks only as far as it goes: its last row, not the range asked for.
+    fn answers_through(&self, _to: NaiveDate, bars: &[Bar]) -> Option<NaiveDate> {
+        bars.last().map(|b| b.session)
+    }
 }
 
 fn find(header: &[String], names: &[&str]) -> Option<usize> {
