@@ -97,6 +97,12 @@ pub struct BenchArgs {
     /// finance_sentiment_check.tsv, dedup_pairs.tsv), in the same formats.
     #[arg(long, value_name = "DIR")]
     pub quality_dir: Option<PathBuf>,
+    /// `--suite markets`: predictions scored at 4 horizons each.
+    #[arg(long, default_value_t = 100_000)]
+    pub outcome_predictions: u64,
+    /// `--suite markets`: stored items the backtest runs over.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub backtest_items: u64,
     /// Scratch directory (default: a new one under the system temp dir, removed after).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
@@ -114,6 +120,8 @@ pub enum Suite {
     Distributed,
     Quality,
     Analyze,
+    /// Outcomes per second (100k predictions × 4 horizons) and a backtest over 1M items.
+    Markets,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -193,6 +201,15 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&r)?);
         } else {
             crate::bench_analyze::print(&r);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.suite == Suite::Markets {
+        let r = crate::bench_markets::run(&a).await?;
+        if a.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            crate::bench_markets::print(&r);
         }
         return Ok(ExitCode::SUCCESS);
     }

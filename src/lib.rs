@@ -39,6 +39,7 @@ pub mod bench_api;
 #[cfg(all(feature = "kafka", feature = "postgres"))]
 pub mod bench_distributed;
 pub mod bench_enrich;
+pub mod bench_markets;
 pub mod bench_quality;
 pub mod cli;
 pub mod config;

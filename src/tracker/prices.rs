@@ -135,17 +135,24 @@ fn window(
     Ok((from, to))
 }
 
-/// One fetch of `asset` for `need`; the statements that file it, and how far it answered.
+/// Where fetches happen: as of `now`; `track` files each result on the asset's tracking
+/// row (the live service) or not (backtests).
+struct Fetcher<'a> {
+    m: &'a Markets,
+    db: &'a dyn SqlDb,
+    now: DateTime<Utc>,
+    track: bool,
+}
+
+/// One fetch of `asset` for `need`, filed with its tracking row; how far it answered.
 async fn fetch_one(
-    m: &Markets,
-    db: &dyn SqlDb,
+    f: &Fetcher<'_>,
     asset: &str,
     need: &Need,
     through: Option<NaiveDate>,
-    now: DateTime<Utc>,
-    track: bool,
     round: &mut Round,
 ) -> Result<Option<NaiveDate>, StoreError> {
+    let Fetcher { m, db, now, track } = *f;
     let now_us = now.timestamp_micros();
     let first_open = price_bars::first_open(db, asset).await?;
     let (from, to) = match window(m, asset, need, through, first_open, now) {
@@ -262,7 +269,13 @@ pub async fn track(
         if r.next_at_us > now_us {
             continue;
         }
-        let t = fetch_one(m, db, &r.asset, need, r.data_through, now, true, &mut round).await?;
+        let f = Fetcher {
+            m,
+            db,
+            now,
+            track: true,
+        };
+        let t = fetch_one(&f, &r.asset, need, r.data_through, &mut round).await?;
         through.insert(r.asset.clone(), t);
     }
     Ok((round, through))
@@ -280,7 +293,13 @@ pub async fn fill(
     let mut round = Round::default();
     let mut through = HashMap::new();
     for (asset, need) in needs {
-        let t = fetch_one(m, db, asset, need, None, now, false, &mut round).await?;
+        let f = Fetcher {
+            m,
+            db,
+            now,
+            track: false,
+        };
+        let t = fetch_one(&f, asset, need, None, &mut round).await?;
         through.insert(asset.clone(), t);
         tick(asset);
     }

@@ -19,6 +19,7 @@ mod fixtures;
 mod forward;
 mod ledger;
 mod markets;
+mod markets_cli;
 #[cfg(feature = "postgres")]
 mod migrations;
 mod mock_http;

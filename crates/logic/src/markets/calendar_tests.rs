@@ -1,3 +1,5 @@
+//! The calendar by hand on DST, holidays, early closes, overrides and entries, and
+//! against an independent implementation for every weekday of 2010-2027.
 use super::*;
 use chrono::Timelike;
 
