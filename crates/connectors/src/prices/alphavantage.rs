@@ -15,8 +15,7 @@ use sigflow_logic::markets::Market;
 use sigflow_logic::markets::bars::Bar;
 
 use super::{
-    PriceError, PriceProvider, ProviderSettings, ProviderSpec, Transport, by_status, num, snippet,
-    tidy,
+    PriceError, PriceProvider, ProviderSettings, ProviderSpec, Web, by_status, num, snippet, tidy,
 };
 
 pub const SPEC: ProviderSpec = ProviderSpec {
@@ -30,22 +29,10 @@ pub const SPEC: ProviderSpec = ProviderSpec {
 };
 
 fn build(s: ProviderSettings) -> Result<Box<dyn PriceProvider>, String> {
-    let key = s
-        .key
-        .clone()
-        .ok_or("alphavantage: no API key (set ALPHAVANTAGE_API_KEY or key_env)")?;
-    Ok(Box::new(AlphaVantage {
-        http: Transport::new("alphavantage", &s)?,
-        base: s.base_url,
-        key,
-    }))
+    Ok(Box::new(AlphaVantage(Web::new(&SPEC, s)?)))
 }
 
-struct AlphaVantage {
-    http: Transport,
-    base: String,
-    key: String,
-}
+struct AlphaVantage(Web);
 
 #[async_trait]
 impl PriceProvider for AlphaVantage {
@@ -66,16 +53,16 @@ impl PriceProvider for AlphaVantage {
             )));
         }
         let url = reqwest::Url::parse_with_params(
-            &format!("{}/query", self.base),
+            &format!("{}/query", self.0.base),
             [
                 ("function", "TIME_SERIES_DAILY"),
                 ("symbol", asset),
                 ("outputsize", "compact"),
-                ("apikey", &self.key),
+                ("apikey", &self.0.key),
             ],
         )
         .map_err(|e| PriceError::Config(format!("alphavantage: {e}")))?;
-        let a = self.http.get(url.as_str(), &[]).await?;
+        let a = self.0.http.get(url.as_str(), &[]).await?;
         let bars = parse(a.status, &a.body)?;
         Ok(bars
             .into_iter()

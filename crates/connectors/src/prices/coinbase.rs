@@ -11,8 +11,7 @@ use sigflow_logic::markets::Market;
 use sigflow_logic::markets::bars::Bar;
 
 use super::{
-    PriceError, PriceProvider, ProviderSettings, ProviderSpec, Transport, by_status, num, snippet,
-    tidy,
+    PriceError, PriceProvider, ProviderSettings, ProviderSpec, Web, by_status, json_rows, num, tidy,
 };
 
 pub const SPEC: ProviderSpec = ProviderSpec {
@@ -28,16 +27,10 @@ pub const SPEC: ProviderSpec = ProviderSpec {
 const MAX_CANDLES: u64 = 300;
 
 fn build(s: ProviderSettings) -> Result<Box<dyn PriceProvider>, String> {
-    Ok(Box::new(Coinbase {
-        http: Transport::new("coinbase", &s)?,
-        base: s.base_url,
-    }))
+    Ok(Box::new(Coinbase(Web::new(&SPEC, s)?)))
 }
 
-struct Coinbase {
-    http: Transport,
-    base: String,
-}
+struct Coinbase(Web);
 
 /// `BTC` → `BTC-USD`.
 pub fn product(asset: &str) -> String {
@@ -70,10 +63,10 @@ impl PriceProvider for Coinbase {
             let end = (start + Days::new(MAX_CANDLES - 1)).min(to);
             let url = format!(
                 "{}/products/{}/candles?granularity=86400&start={start}T00:00:00Z&end={end}T23:59:59Z",
-                self.base,
+                self.0.base,
                 product(asset)
             );
-            let a = self.http.get(&url, &[]).await?;
+            let a = self.0.http.get(&url, &[]).await?;
             if a.status == 429 {
                 return Err(by_status(
                     "coinbase",
@@ -90,25 +83,10 @@ impl PriceProvider for Coinbase {
 }
 
 pub fn parse(status: u16, body: &[u8]) -> Result<Vec<Bar>, PriceError> {
-    let v: Result<Value, _> = serde_json::from_slice(body);
-    if !(200..300).contains(&status) {
-        let msg = v
-            .as_ref()
-            .ok()
-            .and_then(|v| v.get("message"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if status == 404 || msg.eq_ignore_ascii_case("notfound") {
-            return Err(PriceError::NotFound(format!("coinbase: {msg}")));
-        }
-        return Err(by_status("coinbase", status, body, None));
-    }
-    let Ok(Value::Array(rows)) = v else {
-        return Err(PriceError::Unavailable(format!(
-            "coinbase: not a JSON array ({})",
-            snippet(body)
-        )));
-    };
+    let rows = json_rows("coinbase", status, body, |status, v| {
+        let msg = v.get("message").and_then(Value::as_str).unwrap_or("");
+        (status == 404 || msg.eq_ignore_ascii_case("notfound")).then(|| msg.to_string())
+    })?;
     let mut bars = Vec::with_capacity(rows.len());
     for r in &rows {
         let (Some(t), Some(low), Some(high), Some(open), Some(close)) = (

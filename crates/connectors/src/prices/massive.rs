@@ -12,8 +12,7 @@ use sigflow_logic::markets::Market;
 use sigflow_logic::markets::bars::Bar;
 
 use super::{
-    PriceError, PriceProvider, ProviderSettings, ProviderSpec, Transport, by_status, num, snippet,
-    tidy,
+    PriceError, PriceProvider, ProviderSettings, ProviderSpec, Web, by_status, num, snippet, tidy,
 };
 
 pub const SPEC: ProviderSpec = ProviderSpec {
@@ -27,22 +26,10 @@ pub const SPEC: ProviderSpec = ProviderSpec {
 };
 
 fn build(s: ProviderSettings) -> Result<Box<dyn PriceProvider>, String> {
-    let key = s
-        .key
-        .clone()
-        .ok_or("massive: no API key (set MASSIVE_API_KEY or key_env)")?;
-    Ok(Box::new(Massive {
-        http: Transport::new("massive", &s)?,
-        base: s.base_url,
-        key,
-    }))
+    Ok(Box::new(Massive(Web::new(&SPEC, s)?)))
 }
 
-struct Massive {
-    http: Transport,
-    base: String,
-    key: String,
-}
+struct Massive(Web);
 
 #[async_trait]
 impl PriceProvider for Massive {
@@ -65,17 +52,17 @@ impl PriceProvider for Massive {
         let url = reqwest::Url::parse_with_params(
             &format!(
                 "{}/v2/aggs/ticker/{asset}/range/1/day/{from}/{to}",
-                self.base
+                self.0.base
             ),
             [
                 ("adjusted", "false"),
                 ("sort", "asc"),
                 ("limit", "50000"),
-                ("apiKey", &self.key),
+                ("apiKey", &self.0.key),
             ],
         )
         .map_err(|e| PriceError::Config(format!("massive: {e}")))?;
-        let a = self.http.get(url.as_str(), &[]).await?;
+        let a = self.0.http.get(url.as_str(), &[]).await?;
         let mut bars = match a.status {
             429 => return Err(by_status("massive", 429, &a.body, a.retry_after())),
             s => parse_aggs(s, &a.body, market)?,
@@ -84,17 +71,17 @@ impl PriceProvider for Massive {
             return Ok(bars);
         }
         let url = reqwest::Url::parse_with_params(
-            &format!("{}/v3/reference/splits", self.base),
+            &format!("{}/v3/reference/splits", self.0.base),
             [
                 ("ticker", asset),
                 ("execution_date.gte", &from.to_string()),
                 ("execution_date.lte", &to.to_string()),
                 ("limit", "1000"),
-                ("apiKey", &self.key),
+                ("apiKey", &self.0.key),
             ],
         )
         .map_err(|e| PriceError::Config(format!("massive: {e}")))?;
-        let a = self.http.get(url.as_str(), &[]).await?;
+        let a = self.0.http.get(url.as_str(), &[]).await?;
         for (date, ratio) in parse_splits(a.status, &a.body)? {
             if let Some(b) = bars.iter_mut().find(|b| b.session == date) {
                 b.split = ratio;

@@ -147,6 +147,54 @@ pub(crate) fn dashed(asset: &str) -> String {
     asset.replace(['.', '/'], "-")
 }
 
+/// What a web provider holds: its transport, its base URL and (for keyed ones) its key.
+pub(crate) struct Web {
+    pub http: Transport,
+    pub base: String,
+    pub key: String,
+}
+
+impl Web {
+    /// `key_env` set: the key is required (a provider without it is left out).
+    pub(crate) fn new(spec: &ProviderSpec, s: ProviderSettings) -> Result<Web, String> {
+        let key = match (spec.key_env, s.key.clone()) {
+            (Some(var), None) => {
+                return Err(format!("{}: no API key (set {var} or key_env)", spec.name));
+            }
+            (_, k) => k.unwrap_or_default(),
+        };
+        Ok(Web {
+            http: Transport::new(spec.name, &s)?,
+            base: s.base_url,
+            key,
+        })
+    }
+}
+
+/// A JSON array answer; an error answer becomes `NotFound` when `not_found` says so
+/// from its parsed body, else what its status means.
+pub(crate) fn json_rows(
+    provider: &str,
+    status: u16,
+    body: &[u8],
+    not_found: fn(u16, &serde_json::Value) -> Option<String>,
+) -> Result<Vec<serde_json::Value>, PriceError> {
+    let v: Result<serde_json::Value, _> = serde_json::from_slice(body);
+    if !(200..300).contains(&status) {
+        if let Some(why) = v.as_ref().ok().and_then(|v| not_found(status, v)) {
+            return Err(PriceError::NotFound(format!("{provider}: {why}")));
+        }
+        return Err(by_status(provider, status, body, None));
+    }
+    match v {
+        Ok(serde_json::Value::Array(rows)) => Ok(rows),
+        _ => Err(PriceError::Unavailable(format!(
+            "{provider}: not a JSON array ({})",
+            snippet(body)
+        ))),
+    }
+}
+
 /// The start of an answer, for messages: whitespace folded, cut, URLs redacted.
 pub(crate) fn snippet(body: &[u8]) -> String {
     let s = String::from_utf8_lossy(&body[..body.len().min(400)]);

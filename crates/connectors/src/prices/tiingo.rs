@@ -9,8 +9,8 @@ use sigflow_logic::markets::Market;
 use sigflow_logic::markets::bars::Bar;
 
 use super::{
-    PriceError, PriceProvider, ProviderSettings, ProviderSpec, Transport, by_status, dashed, num,
-    snippet, tidy,
+    PriceError, PriceProvider, ProviderSettings, ProviderSpec, Web, by_status, dashed, json_rows,
+    num, tidy,
 };
 
 pub const SPEC: ProviderSpec = ProviderSpec {
@@ -24,22 +24,10 @@ pub const SPEC: ProviderSpec = ProviderSpec {
 };
 
 fn build(s: ProviderSettings) -> Result<Box<dyn PriceProvider>, String> {
-    let key = s
-        .key
-        .clone()
-        .ok_or("tiingo: no API key (set TIINGO_API_KEY or key_env)")?;
-    Ok(Box::new(Tiingo {
-        http: Transport::new("tiingo", &s)?,
-        base: s.base_url,
-        key,
-    }))
+    Ok(Box::new(Tiingo(Web::new(&SPEC, s)?)))
 }
 
-struct Tiingo {
-    http: Transport,
-    base: String,
-    key: String,
-}
+struct Tiingo(Web);
 
 #[async_trait]
 impl PriceProvider for Tiingo {
@@ -60,7 +48,7 @@ impl PriceProvider for Tiingo {
             )));
         }
         let url = reqwest::Url::parse_with_params(
-            &format!("{}/tiingo/daily/{}/prices", self.base, dashed(asset)),
+            &format!("{}/tiingo/daily/{}/prices", self.0.base, dashed(asset)),
             [
                 ("startDate", from.to_string()),
                 ("endDate", to.to_string()),
@@ -68,8 +56,9 @@ impl PriceProvider for Tiingo {
             ],
         )
         .map_err(|e| PriceError::Config(format!("tiingo: {e}")))?;
-        let auth = format!("Token {}", self.key);
+        let auth = format!("Token {}", self.0.key);
         let a = self
+            .0
             .http
             .get(url.as_str(), &[("Authorization", &auth)])
             .await?;
@@ -82,25 +71,13 @@ impl PriceProvider for Tiingo {
 }
 
 pub fn parse(status: u16, body: &[u8]) -> Result<Vec<Bar>, PriceError> {
-    let v: Result<Value, _> = serde_json::from_slice(body);
-    if !(200..300).contains(&status) {
-        let detail = v
-            .as_ref()
-            .ok()
-            .and_then(|v| v.get("detail"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if detail.to_ascii_lowercase().contains("not found") {
-            return Err(PriceError::NotFound(format!("tiingo: {detail}")));
-        }
-        return Err(by_status("tiingo", status, body, None));
-    }
-    let Ok(Value::Array(rows)) = v else {
-        return Err(PriceError::Unavailable(format!(
-            "tiingo: not a JSON array ({})",
-            snippet(body)
-        )));
-    };
+    let rows = json_rows("tiingo", status, body, |_, v| {
+        let detail = v.get("detail").and_then(Value::as_str)?;
+        detail
+            .to_ascii_lowercase()
+            .contains("not found")
+            .then(|| detail.to_string())
+    })?;
     let mut bars = Vec::with_capacity(rows.len());
     for row in &rows {
         let date = row["date"].as_str().unwrap_or("");

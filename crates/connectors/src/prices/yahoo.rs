@@ -14,7 +14,7 @@ use sigflow_logic::markets::Market;
 use sigflow_logic::markets::bars::{Bar, unadjust_splits};
 
 use super::{
-    PriceError, PriceProvider, ProviderSettings, ProviderSpec, Transport, by_status, dashed, num,
+    PriceError, PriceProvider, ProviderSettings, ProviderSpec, Web, by_status, dashed, num,
     snippet, tidy,
 };
 
@@ -29,16 +29,10 @@ pub const SPEC: ProviderSpec = ProviderSpec {
 };
 
 fn build(s: ProviderSettings) -> Result<Box<dyn PriceProvider>, String> {
-    Ok(Box::new(Yahoo {
-        http: Transport::new("yahoo", &s)?,
-        base: s.base_url,
-    }))
+    Ok(Box::new(Yahoo(Web::new(&SPEC, s)?)))
 }
 
-struct Yahoo {
-    http: Transport,
-    base: String,
-}
+struct Yahoo(Web);
 
 /// `BRK.B` → `BRK-B`; crypto `BTC` → `BTC-USD`.
 pub fn symbol(asset: &str, market: Market) -> String {
@@ -73,10 +67,10 @@ impl PriceProvider for Yahoo {
             .timestamp();
         let url = format!(
             "{}/v8/finance/chart/{}?period1={p1}&period2={p2}&interval=1d&events=div%2Csplits",
-            self.base,
+            self.0.base,
             symbol(asset, market)
         );
-        let a = self.http.get(&url, &[]).await?;
+        let a = self.0.http.get(&url, &[]).await?;
         let wait = a.retry_after();
         parse(a.status, &a.body).map_err(|e| match e {
             PriceError::Throttled { message, wait: w } => PriceError::Throttled {
