@@ -173,6 +173,12 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
 pub fn init_telemetry(cfg: &Config) {
     crate::telemetry::init_logging(&cfg.logging.format, &cfg.logging.level);
     crate::telemetry::init_metrics();
+    // A shifted clock changes what gets sealed when and what counts as final: say so.
+    if let Some(v) = crate::clock::invalid_setting() {
+        tracing::error!(value = %v, "{} is not an RFC 3339 instant: the wall clock is used", crate::clock::ENV);
+    } else if crate::clock::is_shifted() {
+        tracing::warn!(now = %crate::clock::now(), "{} is set: this process's clock is shifted (tests and demonstrations only)", crate::clock::ENV);
+    }
 }
 
 /// Tells a person where the API is (the logs say it too, for machines).

@@ -510,7 +510,15 @@ mod tests {
         let roles: Vec<&str> = roles().into_iter().map(|r| r.0).collect();
         assert_eq!(
             roles,
-            vec!["ingest", "normalize", "enrich", "analyze", "forward", "api"]
+            vec![
+                "ingest",
+                "normalize",
+                "enrich",
+                "analyze",
+                "markets",
+                "forward",
+                "api"
+            ]
         );
         // Every topic a stage reads is written by some service: nothing waits forever.
         for s in stages() {

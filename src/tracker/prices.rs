@@ -144,12 +144,16 @@ struct Fetcher<'a> {
     track: bool,
 }
 
+/// Fetches in a row that no provider could answer before an asset is given up.
+const GIVE_UP_AFTER: i64 = 12;
+
 /// One fetch of `asset` for `need`, filed with its tracking row; how far it answered.
+/// `attempts`: the fetches before it that no provider could answer.
 async fn fetch_one(
     f: &Fetcher<'_>,
     asset: &str,
     need: &Need,
-    through: Option<NaiveDate>,
+    (through, attempts): (Option<NaiveDate>, i64),
     round: &mut Round,
 ) -> Result<Option<NaiveDate>, StoreError> {
     let Fetcher { m, db, now, track } = *f;
@@ -176,6 +180,36 @@ async fn fetch_one(
         }
     };
     match m.chain.fetch(asset, need.market, from, to, now).await {
+        // Nobody has prices and nobody can say there are none (premium-only answers,
+        // HTML pages, a CSV file that stops earlier): ask again less and less often,
+        // and after `GIVE_UP_AFTER` times not at all — never forever.
+        Ok(f) if f.bars.is_empty() && f.through.is_none() => {
+            round.failed += 1;
+            let why = f.skipped.join("; ");
+            round.errors.push(format!("{asset}: {why}"));
+            if track {
+                let (next, why) = if attempts + 1 >= GIVE_UP_AFTER {
+                    (
+                        now + chrono::Duration::days(3650),
+                        format!("gave up after {GIVE_UP_AFTER} tries: {why}"),
+                    )
+                } else {
+                    (
+                        now + chrono::Duration::minutes(30 << attempts.clamp(0, 9)),
+                        why,
+                    )
+                };
+                tracing::warn!(asset, %from, %to, error = %why, "no provider has prices for the range");
+                db.execute(vec![price_tracking::failed(
+                    asset,
+                    &why,
+                    next.timestamp_micros(),
+                    now_us,
+                )])
+                .await?;
+            }
+            Ok(through)
+        }
         Ok(f) => {
             round.fetched += 1;
             round.bars += f.bars.len() as u64;
@@ -275,7 +309,7 @@ pub async fn track(
             now,
             track: true,
         };
-        let t = fetch_one(&f, &r.asset, need, r.data_through, &mut round).await?;
+        let t = fetch_one(&f, &r.asset, need, (r.data_through, r.attempts), &mut round).await?;
         through.insert(r.asset.clone(), t);
     }
     Ok((round, through))
@@ -299,7 +333,7 @@ pub async fn fill(
             now,
             track: false,
         };
-        let t = fetch_one(&f, asset, need, None, &mut round).await?;
+        let t = fetch_one(&f, asset, need, (None, 0), &mut round).await?;
         through.insert(asset.clone(), t);
         tick(asset);
     }

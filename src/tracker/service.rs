@@ -22,8 +22,15 @@ pub async fn round(
 ) -> Result<(prices::Round, scorer::Scored), crate::store::StoreError> {
     let now = crate::clock::now();
     let db = store.sql();
-    let (r, through) = prices::track(m, db, now).await?;
+    let (mut r, through) = prices::track(m, db, now).await?;
     let s = scorer::score_namespace(m, db, LIVE, now, &through).await?;
+    // The board shows every asset whose last fetch failed, not only this round's.
+    r.errors = crate::store::repos::price_tracking::all(db)
+        .await?
+        .into_iter()
+        .filter(|t| t.state == "active" && t.attempts > 0)
+        .map(|t| format!("{}: {}", t.asset, t.last_error.unwrap_or_default()))
+        .collect();
     Ok((r, s))
 }
 

@@ -71,6 +71,8 @@ fn price_server() -> Prices {
                 "AAPL" => (100.0, 1.01),
                 "SPY" => (200.0, 1.005),
                 "MSFT" => return Resp::json(503, r#"{"detail":"upstream timeout"}"#),
+                // A login wall instead of data: nobody can answer for QQQQ.
+                "QQQQ" => return Resp::json(200, "<!DOCTYPE html><html>sign in</html>"),
                 _ => {
                     return Resp::json(
                         404,
@@ -90,6 +92,12 @@ fn price_server() -> Prices {
             return Resp::json(200, Value::Array(rows).to_string());
         }
         if let Some(sym) = path.strip_prefix("/v8/finance/chart/") {
+            if sym == "QQQQ" {
+                return Resp::json(
+                    200,
+                    r#"{"chart":{"result":[{"meta":{"dataGranularity":"1mo"},"timestamp":[]}],"error":null}}"#,
+                );
+            }
             if sym != "MSFT" {
                 return Resp::json(
                     404,
@@ -183,12 +191,20 @@ score = 5.0
 reason = "delta news"
 direction = "bullish"
 assets = '["BTC"]'
+
+[[rule]]
+name = "epsilon"
+when = 'text.contains("epsilon")'
+score = 5.0
+reason = "epsilon news"
+direction = "bullish"
+assets = '["QQQQ"]'
 "#;
 
 fn config(dir: &TestDir, prices: &str, port: u16) -> std::path::PathBuf {
     let inbox = dir.join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
-    let lines: String = ["alpha", "beta", "gamma", "delta"]
+    let lines: String = ["alpha", "beta", "gamma", "delta", "epsilon"]
         .iter()
         .map(|w| format!("{}\n", json!({"id": w, "text": format!("{w} news today"), "platform": "newswire", "happened_at": "2026-06-01T14:00:00Z"})))
         .collect();
@@ -248,7 +264,7 @@ fn prices_outcomes_and_restarts_through_the_binary() {
     p.slow.store(false, Ordering::SeqCst);
     assert_eq!(
         scalar(&dir, "SELECT COUNT(*) FROM predictions"),
-        4,
+        5,
         "sealed once, whatever the kills"
     );
 
@@ -290,6 +306,31 @@ fn prices_outcomes_and_restarts_through_the_binary() {
         4
     );
     check_api(&base);
+    // QQQQ: every provider answers something that is not prices (a login page, monthly
+    // bars): not "unknown", not "down". Asked again later and later, never hammered.
+    let (tries, error, next_at): (i64, String, i64) = db(&dir.db())
+        .query_row(
+            "SELECT attempts, last_error, next_at FROM price_tracking WHERE asset = 'QQQQ'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert!(
+        tries >= 1 && error.contains("HTML") && error.contains("daily"),
+        "{tries} {error}"
+    );
+    let clock_now = chrono::DateTime::parse_from_rfc3339("2026-08-03T12:00:00Z")
+        .unwrap()
+        .timestamp_micros();
+    assert!(
+        next_at > clock_now + 25 * 60 * 1_000_000,
+        "backed off: {next_at}"
+    );
+    let (_, ready) = get_json(&format!("{base}/readyz"));
+    assert!(
+        ready["degraded"].to_string().contains("markets:prices"),
+        "{ready}"
+    );
     drop(run);
 
     let snapshot = outcome_rows(&dir);
@@ -318,11 +359,12 @@ fn prices_outcomes_and_restarts_through_the_binary() {
         aapl as usize,
         sessions(day("2026-05-22"), day("2026-07-14")).len()
     );
-    // Tracking stopped once nothing open needed the assets.
+    // Tracking stopped once nothing open needed the assets (QQQQ, never priced, is
+    // still open, and so is the benchmark its outcomes will need).
     assert_eq!(
         scalar(
             &dir,
-            "SELECT COUNT(*) FROM price_tracking WHERE state = 'active'"
+            "SELECT COUNT(*) FROM price_tracking WHERE state = 'active' AND asset NOT IN ('QQQQ', 'SPY')"
         ),
         0
     );

@@ -188,6 +188,10 @@ pub(crate) fn json_rows(
     }
     match v {
         Ok(serde_json::Value::Array(rows)) => Ok(rows),
+        _ if is_html(body) => Err(PriceError::Unavailable(format!(
+            "{provider}: an HTML page, not data ({})",
+            snippet(body)
+        ))),
         _ => Err(PriceError::Unavailable(format!(
             "{provider}: not a JSON array ({})",
             snippet(body)
