@@ -290,8 +290,21 @@ fn prices_outcomes_and_restarts_through_the_binary() {
         "the 5 sessions before the entry (May 22-29; Memorial Day off); its own has not closed"
     );
 
-    // Nine weeks later every outcome is final: 3 assets × 4 horizons, and ZZZZ (unknown
-    // to every provider) unscorable at each horizon.
+    // Nine weeks later the refresh fetches the sessions since; kill -9 in the middle
+    // of it (requests slow again), with some outcomes perhaps already written.
+    p.slow.store(true, Ordering::SeqCst);
+    let before = p.tiingo_calls.load(Ordering::SeqCst);
+    let run = start(&cfg, "2026-08-03T12:00:00Z");
+    wait_until("a refresh request", Duration::from_secs(60), || {
+        p.tiingo_calls.load(Ordering::SeqCst) > before
+    });
+    std::thread::sleep(Duration::from_millis(900));
+    drop(run);
+    p.slow.store(false, Ordering::SeqCst);
+    let early = outcome_rows(&dir);
+
+    // Resumed: every outcome is final: 3 assets × 4 horizons, and ZZZZ (unknown to
+    // every provider) unscorable at each horizon; those written before the kill kept.
     let run = start(&cfg, "2026-08-03T12:00:00Z");
     wait_until("16 outcomes", Duration::from_secs(90), || {
         scalar(&dir, "SELECT COUNT(*) FROM outcomes") >= 16
@@ -304,6 +317,11 @@ fn prices_outcomes_and_restarts_through_the_binary() {
             "SELECT COUNT(*) FROM outcomes WHERE status = 'unscorable' AND asset = 'ZZZZ'"
         ),
         4
+    );
+    let after = outcome_rows(&dir);
+    assert!(
+        early.iter().all(|o| after.contains(o)),
+        "an outcome written before the kill is unchanged"
     );
     check_api(&base);
     // QQQQ: every provider answers something that is not prices (a login page, monthly
