@@ -43,7 +43,7 @@ pub enum MarketsCommand {
     /// Read a recorded provider answer (a file) as bars, one JSON object per line; an
     /// error answer is reported with its class and exit code 1.
     Parse {
-        /// csv, tiingo, massive, alphavantage, yahoo or coinbase.
+        /// csv, tiingo, massive, alphavantage, yahoo, coinbase or kraken.
         #[arg(long)]
         provider: String,
         /// The HTTP status the answer came with.

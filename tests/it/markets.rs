@@ -128,6 +128,11 @@ fn price_server() -> Prices {
                                "adjclose": [{"adjclose": cl}]}}], "error": null}});
             return Resp::json(200, body.to_string());
         }
+        if path == "/0/public/OHLC" {
+            // Kraken first for crypto: it does not know the pair here, Coinbase does.
+            assert_eq!(r.query("pair").as_deref(), Some("XBTUSD"));
+            return Resp::json(200, r#"{"error":["EQuery:Unknown asset pair"]}"#);
+        }
         if path == "/products/BTC-USD/candles" {
             let from = param_date(r.query("start"));
             let to = param_date(r.query("end"));
@@ -216,10 +221,11 @@ fn config(dir: &TestDir, prices: &str, port: u16) -> std::path::PathBuf {
         &format!(
             "[api]\nlisten = \"127.0.0.1:{port}\"\n[analyze]\nrules = \"{}\"\n\
              [markets]\npoll_secs = 1\nsettle_secs = 0\nbackfill_sessions = 5\n\
-             [markets.providers]\nnyse = [\"tiingo\", \"yahoo\"]\ncrypto = [\"coinbase\"]\n\
+             [markets.providers]\nnyse = [\"tiingo\", \"yahoo\"]\ncrypto = [\"kraken\", \"coinbase\"]\n\
              [markets.provider.tiingo]\nbase_url = \"{prices}\"\nkey_env = \"TEST_TIINGO\"\nmax_rps = 100\n\
              [markets.provider.yahoo]\nbase_url = \"{prices}\"\nmax_rps = 100\n\
              [markets.provider.coinbase]\nbase_url = \"{prices}\"\nmax_rps = 100\n\
+             [markets.provider.kraken]\nbase_url = \"{prices}\"\nmax_rps = 100\n\
              [[sources]]\nname = \"inbox\"\nkind = \"files\"\npath = \"{}\"\nformat = \"jsonl\"\nonce = true\n",
             rules.display(),
             inbox.display()
@@ -385,6 +391,14 @@ fn prices_outcomes_and_restarts_through_the_binary() {
             "SELECT COUNT(*) FROM price_tracking WHERE state = 'active' AND asset NOT IN ('QQQQ', 'SPY')"
         ),
         0
+    );
+    assert!(
+        p.paths
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|x| x == "/0/public/OHLC"),
+        "Kraken was asked first for BTC"
     );
     assert!(
         p.paths

@@ -116,6 +116,8 @@ fn recorded_provider_answers_parse_or_fail_with_a_reason() {
             Some(3),
         ),
         (&ours, "html_page.csv", "csv", 200, None),
+        (&ours, "kraken_ohlc_xbtusd_1d.json", "kraken", 200, Some(3)),
+        (&ours, "kraken_error_unknown_pair.json", "kraken", 200, None),
         (
             &ours,
             "alphavantage_daily_limit.json",

@@ -12,6 +12,7 @@ pub mod chain;
 pub mod coinbase;
 pub mod csv_dir;
 pub mod demo;
+pub mod kraken;
 pub mod massive;
 pub mod tiingo;
 pub mod transport;
@@ -118,6 +119,7 @@ pub static PROVIDERS: &[ProviderSpec] = &[
     alphavantage::SPEC,
     yahoo::SPEC,
     coinbase::SPEC,
+    kraken::SPEC,
 ];
 
 pub fn spec(name: &str) -> Option<&'static ProviderSpec> {
@@ -137,6 +139,7 @@ pub fn parse_recorded(
         "tiingo" => tiingo::parse(status, body),
         "massive" => massive::parse_aggs(status, body, market),
         "coinbase" => coinbase::parse(status, body),
+        "kraken" => kraken::parse(status, body),
         "csv" => csv_dir::parse(body),
         other => Err(PriceError::Config(format!("unknown provider {other:?}"))),
     }

@@ -135,6 +135,30 @@ fn tiingo_massive_coinbase_and_csv() {
     ));
     assert_eq!(coinbase::product("ETH"), "ETH-USD");
 
+    // Kraken: string prices, the series under Kraken's own pair name, errors in 200s.
+    let k = kraken::parse(200, fixture!("kraken_ohlc_xbtusd_1d.json")).unwrap();
+    assert_eq!(k.len(), 3);
+    assert_eq!(
+        (k[0].session, k[0].open, k[0].high, k[0].low, k[0].close),
+        (d(2026, 11, 1), 90000.0, 91500.0, 89200.0, 90500.0)
+    );
+    assert!(matches!(
+        kraken::parse(200, fixture!("kraken_error_unknown_pair.json")),
+        Err(PriceError::NotFound(_))
+    ));
+    assert!(matches!(
+        kraken::parse(200, fixture!("kraken_error_rate_limit.json")),
+        Err(PriceError::Throttled { .. })
+    ));
+    assert_eq!(
+        (
+            kraken::pair("BTC"),
+            kraken::pair("DOGE"),
+            kraken::pair("ETH-USD")
+        ),
+        ("XBTUSD".into(), "XDGUSD".into(), "ETHUSD".into())
+    );
+
     let s = csv_dir::parse(fixture!("stooq_style.csv")).unwrap();
     assert_eq!((s.len(), s[1].close), (2, 101.5));
     let y = csv_dir::parse(fixture!("yfinance_export.csv")).unwrap();
