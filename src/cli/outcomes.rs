@@ -56,6 +56,8 @@ pub struct TrackRecordArgs {
     /// One horizon (1, 3, 7 or 30); all by default.
     #[arg(long)]
     pub horizon: Option<u32>,
+    /// `live` (the ledger), a backtest's namespace, or the demo's `demo-history`
+    /// (`sigflow outcomes namespaces` lists them).
     #[arg(long, default_value = "live")]
     pub namespace: String,
     /// Count shadow predictions too.
