@@ -104,6 +104,8 @@ fn the_calendar_cli_answers_is_the_market_open() {
 fn recorded_provider_answers_parse_or_fail_with_a_reason() {
     let ours = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/prices");
     let theirs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/prices");
+    let sources =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/sources");
     // (dir, file, provider, status, bars expected; None = an error answer)
     let cases: &[(&std::path::Path, &str, &str, u16, Option<usize>)] = &[
         (&ours, "yahoo_chart_msft_split.json", "yahoo", 200, Some(7)),
@@ -189,6 +191,36 @@ fn recorded_provider_answers_parse_or_fail_with_a_reason() {
             200,
             Some(1),
         ),
+        // Taken during a session: the last bar is the running day.
+        (
+            &sources,
+            "yahoo_chart_aapl_5d_1d.json",
+            "yahoo",
+            200,
+            Some(5),
+        ),
+        (
+            &sources,
+            "yahoo_chart_error_not_found.json",
+            "yahoo",
+            404,
+            None,
+        ),
+        (
+            &sources,
+            "alphavantage_time_series_daily_ibm.json",
+            "alphavantage",
+            200,
+            Some(8),
+        ),
+        (
+            &sources,
+            "alphavantage_rate_limit.json",
+            "alphavantage",
+            200,
+            None,
+        ),
+        (&sources, "stooq_daily_aapl.csv", "csv", 200, Some(1)),
     ];
     if !theirs.is_dir() {
         eprintln!(
