@@ -258,11 +258,11 @@ async fn backtest_phase(dir: &Path, items: u64) -> anyhow::Result<BacktestBench>
     let state = crate::enrich::MemoryState::default();
     let pool = synthetic_enriched(&chain, &state, 0, 5_000).await?;
     let baseline = RuleSet::default_rules();
-    let candidate = RuleSet::compile(
-        &crate::analyze::rules::DEFAULT_RULES.replace("${SIGFLOW_RULES_THRESHOLD:-3.0}", "1.5"),
-        &|_| None,
-    )
-    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    // The candidate: the built-in rules at a lower threshold (the file reads it from
+    // `SIGFLOW_RULES_THRESHOLD`).
+    let env = |name: &str| (name == "SIGFLOW_RULES_THRESHOLD").then(|| "1.5".to_string());
+    let candidate = RuleSet::compile(crate::analyze::rules::DEFAULT_RULES, &env)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     // The symbols the calls will name, for the price files.
     let mut symbols: Vec<String> = pool
         .iter()

@@ -182,7 +182,7 @@ pub async fn run_track_record(a: TrackRecordArgs) -> anyhow::Result<ExitCode> {
         a.until.and_then(day),
     )
     .await?;
-    let records = track::records(rows.into_iter().map(crate::tracker::backtest::to_track));
+    let records = track::records(rows);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&records)?);
         return Ok(ExitCode::SUCCESS);
@@ -199,7 +199,7 @@ pub fn print_records(records: &[track::Record]) {
     for r in records {
         println!(
             "{:<28} {:>4} {:>6} {:>6.1}% {:>6.1}%-{:>5.1}% {:>+7.2}% {:>+7.2}% {:>+10.2} {:>7.3} {:>7}",
-            clip(&r.key, 28),
+            sigflow_core::redact::truncate(&r.key, 27),
             r.horizon,
             r.n,
             r.hit_rate * 100.0,
@@ -214,15 +214,5 @@ pub fn print_records(records: &[track::Record]) {
     }
     if records.is_empty() {
         println!("(no scored outcomes yet)");
-    }
-}
-
-fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n - 1).collect();
-        t.push('…');
-        t
     }
 }

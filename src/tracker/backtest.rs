@@ -109,7 +109,8 @@ pub async fn run(
     let mut clear = outcomes::delete_namespace(&o.namespace);
     clear.extend(outcomes::delete_namespace(&base_ns));
     db.execute(clear).await?;
-    let total = count_items(db, o).await?;
+    // The highest seq is an upper bound that costs one index seek; good for a bar.
+    let total = contents::high_water(db).await?.max(0) as u64;
     let (mut items, mut seq) = (0u64, 0i64);
     let (mut cand_keys, mut base_keys) = (BTreeSet::new(), BTreeSet::new());
     let mut batch = Vec::new();
@@ -166,7 +167,7 @@ pub async fn run(
         let rows = outcomes::track_rows(db, &ns, By::All, None, false, None, None).await?;
         Ok::<_, StoreError>(Side {
             predictions: n as u64,
-            records: track::records(rows.into_iter().map(to_track)),
+            records: track::records(rows),
         })
     };
     let candidate_side = side(db, o.namespace.clone(), cand_keys.len()).await?;
@@ -209,17 +210,6 @@ pub async fn run(
     Ok(report)
 }
 
-pub fn to_track(r: outcomes::TrackRow) -> track::Row {
-    track::Row {
-        key: r.key,
-        horizon: r.horizon,
-        correct: r.correct,
-        signed_return: r.signed_return,
-        pnl: r.pnl,
-        confidence: r.confidence,
-    }
-}
-
 fn query(o: &Options, seq: i64, source: Option<&String>) -> ContentQuery {
     ContentQuery {
         source: source.cloned(),
@@ -243,10 +233,4 @@ async fn page(db: &dyn SqlDb, o: &Options, seq: i64) -> Result<Vec<(i64, Content
     all.sort_by_key(|(s, _)| *s);
     all.truncate(PAGE);
     Ok(all)
-}
-
-async fn count_items(db: &dyn SqlDb, o: &Options) -> Result<u64, StoreError> {
-    // The highest seq is an upper bound that costs one index seek; good for a bar.
-    let _ = o;
-    Ok(contents::high_water(db).await?.max(0) as u64)
 }

@@ -9,7 +9,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Markets, scorer};
 use crate::markets::Market;
-use crate::model::from_micros;
 use crate::store::StoreError;
 use crate::store::repos::outcomes::{self, OpenCall};
 use crate::store::repos::{price_bars, price_tracking};
@@ -338,9 +337,4 @@ pub async fn fill(
         tick(asset);
     }
     Ok((round, through))
-}
-
-/// The moment (µs) as a time, for messages.
-pub fn at(us: i64) -> DateTime<Utc> {
-    from_micros(us)
 }

@@ -347,14 +347,7 @@ pub async fn track_record(
         time("until", &p.until)?,
     )
     .await?;
-    let records = track::records(rows.into_iter().map(|r| track::Row {
-        key: r.key,
-        horizon: r.horizon,
-        correct: r.correct,
-        signed_return: r.signed_return,
-        pnl: r.pnl,
-        confidence: r.confidence,
-    }));
+    let records = track::records(rows);
     Ok(Json(TrackRecords {
         by: by_name,
         namespace: ns,

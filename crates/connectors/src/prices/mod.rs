@@ -202,13 +202,8 @@ pub(crate) fn json_rows(
     }
 }
 
-/// The start of an answer, for messages: whitespace folded, cut, URLs redacted.
-pub(crate) fn snippet(body: &[u8]) -> String {
-    let s = String::from_utf8_lossy(&body[..body.len().min(400)]);
-    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let s = sigflow_core::redact::truncate(&sigflow_core::redact::redact(&s), 160);
-    if s.is_empty() { "empty body".into() } else { s }
-}
+/// The start of an answer, for messages (the sources' own: folded, cut, redacted).
+pub(crate) use crate::sources::http::snippet;
 
 /// A body that is an HTML page (a login wall, a block page, Stooq without a key).
 pub(crate) fn is_html(body: &[u8]) -> bool {

@@ -340,3 +340,26 @@ async fn unknown_everywhere_is_an_answer_and_down_everywhere_is_a_retry() {
     assert!(e.errors[0].contains("skipped"), "{:?}", e.errors);
     assert!(e.retry_in >= Duration::from_secs(50), "{:?}", e.retry_in);
 }
+
+#[tokio::test]
+async fn a_key_in_the_url_never_shows_in_an_error() {
+    let s = ProviderSettings {
+        base_url: "http://127.0.0.1:9".into(),
+        key: None,
+        dir: None,
+        max_rps: 100.0,
+        timeout: Duration::from_secs(2),
+        user_agent: "test".into(),
+    };
+    let t = Transport::new("alphavantage", &s).unwrap();
+    // Loopback is refused by the outbound guard (no allowlist in this process).
+    for url in [
+        "http://127.0.0.1:9/query?function=TIME_SERIES_DAILY&apikey=SECRET123",
+        "http://127.0.0.1:9/v2/aggs?adjusted=false&apiKey=SECRET123",
+        "http://127.0.0.1:9/tiingo/daily/X/prices?token=SECRET123",
+    ] {
+        let e = t.get(url, &[]).await.err().expect("refused");
+        assert!(!e.to_string().contains("SECRET123"), "{e}");
+        assert!(!e.retryable(), "a refused address is configuration: {e}");
+    }
+}

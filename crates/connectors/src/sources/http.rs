@@ -288,7 +288,7 @@ pub fn classify(
 
 /// The start of an upstream answer for an error message: whitespace folded, cut to
 /// 200 characters, URLs in it redacted (an error page may echo the request).
-fn snippet(body: &[u8]) -> String {
+pub(crate) fn snippet(body: &[u8]) -> String {
     let s = String::from_utf8_lossy(&body[..body.len().min(600)]);
     let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     let s = sigflow_core::redact::truncate(&sigflow_core::redact::redact(&s), 200);

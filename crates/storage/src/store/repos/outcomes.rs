@@ -4,6 +4,7 @@
 //! call's facts are copied in, so track records read one table.
 
 use crate::store::StoreError;
+use sigflow_logic::markets::track::Row as TrackRow;
 
 /// The ledger's namespace.
 pub const LIVE: &str = "live";
@@ -236,20 +237,9 @@ impl By {
     pub const NAMES: &'static str = "source, author, rule, analyzer, asset, all";
 }
 
-/// One scored outcome for a track record: (key, horizon, correct, signed return, P&L,
-/// confidence). A prediction of several rules counts once under each.
-#[derive(Debug, Clone)]
-pub struct TrackRow {
-    pub key: String,
-    pub horizon: u32,
-    pub correct: bool,
-    pub signed_return: f64,
-    pub pnl: f64,
-    pub confidence: f64,
-}
-
-/// Scored (and delisted) outcomes of `namespace`, live calls only unless `shadow`,
-/// exits in `[since, until)` (µs), one horizon or all.
+/// Scored (and delisted) outcomes of `namespace` as track-record rows (a prediction of
+/// several rules counts once under each), live calls only unless `shadow`, exits in
+/// `[since, until)` (µs), one horizon or all.
 pub async fn track_rows(
     db: &dyn SqlDb,
     namespace: &str,
