@@ -135,19 +135,11 @@ pub fn parse(status: u16, body: &[u8]) -> Result<Vec<Bar>, PriceError> {
         else {
             continue;
         };
-        bars.push(Bar {
-            session,
-            open,
-            high,
-            low,
-            close,
-            volume: f("5. volume").or(f("6. volume")).unwrap_or(0.0),
-            split: f("8. split coefficient")
-                .filter(|s| *s > 0.0)
-                .unwrap_or(1.0),
-            dividend: f("7. dividend amount").unwrap_or(0.0),
-            is_final: false,
-        });
+        let volume = f("5. volume").or(f("6. volume")).unwrap_or(0.0);
+        bars.push(
+            Bar::fetched(session, open, high, low, close, volume)
+                .with_actions(f("8. split coefficient"), f("7. dividend amount")),
+        );
     }
     Ok(tidy(bars))
 }

@@ -5,13 +5,14 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{Days, NaiveDate, TimeZone, Utc};
+use chrono::{Days, NaiveDate};
 use serde_json::Value;
 use sigflow_logic::markets::Market;
 use sigflow_logic::markets::bars::Bar;
 
 use super::{
-    PriceError, PriceProvider, ProviderSettings, ProviderSpec, Web, by_status, json_rows, num, tidy,
+    Candle, PriceError, PriceProvider, ProviderSettings, ProviderSpec, Web, by_status, candles,
+    json_rows, tidy,
 };
 
 pub const SPEC: ProviderSpec = ProviderSpec {
@@ -87,31 +88,14 @@ pub fn parse(status: u16, body: &[u8]) -> Result<Vec<Bar>, PriceError> {
         let msg = v.get("message").and_then(Value::as_str).unwrap_or("");
         (status == 404 || msg.eq_ignore_ascii_case("notfound")).then(|| msg.to_string())
     })?;
-    let mut bars = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let (Some(t), Some(low), Some(high), Some(open), Some(close)) = (
-            r[0].as_i64(),
-            num(&r[1]),
-            num(&r[2]),
-            num(&r[3]),
-            num(&r[4]),
-        ) else {
-            continue;
-        };
-        let Some(at) = Utc.timestamp_opt(t, 0).single() else {
-            continue;
-        };
-        bars.push(Bar {
-            session: at.date_naive(),
-            open,
-            high,
-            low,
-            close,
-            volume: num(&r[5]).unwrap_or(0.0),
-            split: 1.0,
-            dividend: 0.0,
-            is_final: false,
-        });
-    }
-    Ok(tidy(bars))
+    Ok(candles(
+        &rows,
+        Candle {
+            low: 1,
+            high: 2,
+            open: 3,
+            close: 4,
+            volume: 5,
+        },
+    ))
 }

@@ -160,17 +160,11 @@ pub fn parse(body: &[u8]) -> Result<Vec<Bar>, PriceError> {
         else {
             continue; // "null" rows: no price that day
         };
-        bars.push(Bar {
-            session,
-            open,
-            high,
-            low,
-            close,
-            volume: vi.and_then(get).unwrap_or(0.0),
-            split: si.and_then(get).filter(|s| *s > 0.0).unwrap_or(1.0),
-            dividend: xi.and_then(get).unwrap_or(0.0),
-            is_final: false,
-        });
+        let volume = vi.and_then(get).unwrap_or(0.0);
+        bars.push(
+            Bar::fetched(session, open, high, low, close, volume)
+                .with_actions(si.and_then(get), xi.and_then(get)),
+        );
     }
     Ok(tidy(bars))
 }

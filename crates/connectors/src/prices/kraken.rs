@@ -10,13 +10,14 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::NaiveDate;
 use serde_json::Value;
 use sigflow_logic::markets::Market;
 use sigflow_logic::markets::bars::Bar;
 
 use super::{
-    PriceError, PriceProvider, ProviderSettings, ProviderSpec, Web, by_status, num, snippet, tidy,
+    Candle, PriceError, PriceProvider, ProviderSettings, ProviderSpec, Web, by_status, candles,
+    snippet,
 };
 
 pub const SPEC: ProviderSpec = ProviderSpec {
@@ -130,31 +131,14 @@ pub fn parse(status: u16, body: &[u8]) -> Result<Vec<Bar>, PriceError> {
             "kraken: no series in the answer".into(),
         ));
     };
-    let mut bars = Vec::with_capacity(rows.len());
-    for r in rows {
-        let (Some(t), Some(open), Some(high), Some(low), Some(close)) = (
-            r[0].as_i64(),
-            num(&r[1]),
-            num(&r[2]),
-            num(&r[3]),
-            num(&r[4]),
-        ) else {
-            continue;
-        };
-        let Some(at) = Utc.timestamp_opt(t, 0).single() else {
-            continue;
-        };
-        bars.push(Bar {
-            session: at.date_naive(),
-            open,
-            high,
-            low,
-            close,
-            volume: num(&r[6]).unwrap_or(0.0),
-            split: 1.0,
-            dividend: 0.0,
-            is_final: false,
-        });
-    }
-    Ok(tidy(bars))
+    Ok(candles(
+        rows,
+        Candle {
+            open: 1,
+            high: 2,
+            low: 3,
+            close: 4,
+            volume: 6,
+        },
+    ))
 }

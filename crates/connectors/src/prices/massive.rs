@@ -134,17 +134,8 @@ pub fn parse_aggs(status: u16, body: &[u8], market: Market) -> Result<Vec<Bar>, 
             Market::Nyse => at.with_timezone(&New_York).date_naive(),
             Market::Crypto => at.date_naive(),
         };
-        bars.push(Bar {
-            session,
-            open,
-            high,
-            low,
-            close,
-            volume: num(&r["v"]).unwrap_or(0.0),
-            split: 1.0,
-            dividend: 0.0,
-            is_final: false,
-        });
+        let volume = num(&r["v"]).unwrap_or(0.0);
+        bars.push(Bar::fetched(session, open, high, low, close, volume));
     }
     Ok(tidy(bars))
 }

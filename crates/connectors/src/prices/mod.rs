@@ -236,6 +236,34 @@ pub(crate) fn by_status(
     }
 }
 
+/// Where each field of an array candle `[time, …]` (epoch seconds, one UTC day) is.
+pub(crate) struct Candle {
+    pub open: usize,
+    pub high: usize,
+    pub low: usize,
+    pub close: usize,
+    pub volume: usize,
+}
+
+/// Array candles (numbers or strings) → bars of their UTC day; malformed rows skipped.
+pub(crate) fn candles(rows: &[serde_json::Value], at: Candle) -> Vec<Bar> {
+    let bars = rows
+        .iter()
+        .filter_map(|r| {
+            let session = chrono::DateTime::from_timestamp(r[0].as_i64()?, 0)?.date_naive();
+            let (open, high, low, close) = (
+                num(&r[at.open])?,
+                num(&r[at.high])?,
+                num(&r[at.low])?,
+                num(&r[at.close])?,
+            );
+            let volume = num(&r[at.volume]).unwrap_or(0.0);
+            Some(Bar::fetched(session, open, high, low, close, volume))
+        })
+        .collect();
+    tidy(bars)
+}
+
 /// Bars sorted by session with one bar per session (the last wins) and only sane ones.
 pub(crate) fn tidy(mut bars: Vec<Bar>) -> Vec<Bar> {
     bars.retain(Bar::is_sane);

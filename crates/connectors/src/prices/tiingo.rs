@@ -91,17 +91,11 @@ pub fn parse(status: u16, body: &[u8]) -> Result<Vec<Bar>, PriceError> {
         else {
             continue;
         };
-        bars.push(Bar {
-            session,
-            open,
-            high,
-            low,
-            close,
-            volume: f("volume").unwrap_or(0.0),
-            split: f("splitFactor").filter(|s| *s > 0.0).unwrap_or(1.0),
-            dividend: f("divCash").unwrap_or(0.0),
-            is_final: false,
-        });
+        let volume = f("volume").unwrap_or(0.0);
+        bars.push(
+            Bar::fetched(session, open, high, low, close, volume)
+                .with_actions(f("splitFactor"), f("divCash")),
+        );
     }
     Ok(tidy(bars))
 }

@@ -162,17 +162,8 @@ pub fn parse(status: u16, body: &[u8]) -> Result<Vec<Bar>, PriceError> {
         ) else {
             continue; // a null bar (a halt): no price that day
         };
-        bars.push(Bar {
-            session,
-            open,
-            high,
-            low,
-            close,
-            volume: col("volume", i).unwrap_or(0.0),
-            split: 1.0,
-            dividend: 0.0,
-            is_final: false,
-        });
+        let volume = col("volume", i).unwrap_or(0.0);
+        bars.push(Bar::fetched(session, open, high, low, close, volume));
     }
     let mut bars = tidy(bars);
     if let Some(splits) = r.pointer("/events/splits").and_then(Value::as_object) {

@@ -46,6 +46,29 @@ impl Bar {
         }
     }
 
+    /// A bar as a provider answers it: not final (whoever fetched it decides, from the
+    /// calendar), no corporate action.
+    pub fn fetched(
+        session: NaiveDate,
+        open: f64,
+        high: f64,
+        low: f64,
+        close: f64,
+        volume: f64,
+    ) -> Bar {
+        Bar {
+            is_final: false,
+            ..Bar::ohlc(session, open, high, low, close, volume)
+        }
+    }
+
+    /// With the day's split ratio (missing or not positive: none) and cash dividend.
+    pub fn with_actions(mut self, split: Option<f64>, dividend: Option<f64>) -> Bar {
+        self.split = split.filter(|s| s.is_finite() && *s > 0.0).unwrap_or(1.0);
+        self.dividend = dividend.unwrap_or(0.0);
+        self
+    }
+
     /// Prices that can be used: finite, positive, high ≥ low.
     pub fn is_sane(&self) -> bool {
         let p = [self.open, self.high, self.low, self.close];
