@@ -170,7 +170,8 @@ async fn outcomes_phase(dir: &Path, n: u64) -> anyhow::Result<OutcomesBench> {
     let through: HashMap<String, Option<NaiveDate>> =
         symbols.iter().map(|s| (s.clone(), Some(to))).collect();
     let t = Instant::now();
-    let s = crate::tracker::scorer::score_namespace(&m, db, "bench", as_of, &through).await?;
+    let calls = orepo::open_calls(db, "bench", HORIZONS.len()).await?;
+    let s = crate::tracker::scorer::score_calls(&m, db, "bench", calls, as_of, &through).await?;
     let secs = t.elapsed().as_secs_f64();
     anyhow::ensure!(
         s.written == scored,

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::{Markets, prices, scorer};
 use crate::analyze::RuleSet;
+use crate::markets::outcome::HORIZONS;
 use crate::markets::track::{self, Record};
 use crate::model::Content;
 use crate::store::StoreError;
@@ -146,8 +147,10 @@ pub async fn run(
         db.execute(batch).await?;
     }
     // Prices for both namespaces, then the same scoring as live outcomes.
-    let mut needs = prices::needs(m, db, &o.namespace).await?;
-    for (a, n) in prices::needs(m, db, &base_ns).await? {
+    let cand_calls = outcomes::open_calls(db, &o.namespace, HORIZONS.len()).await?;
+    let base_calls = outcomes::open_calls(db, &base_ns, HORIZONS.len()).await?;
+    let mut needs = prices::needs_of(m, &cand_calls);
+    for (a, n) in prices::needs_of(m, &base_calls) {
         let e = needs.entry(a).or_insert(n);
         e.from = e.from.min(n.from);
         e.to = e.to.max(n.to);
@@ -160,8 +163,8 @@ pub async fn run(
     })
     .await?;
     let through: HashMap<_, _> = through;
-    let sc = scorer::score_namespace(m, db, &o.namespace, o.as_of, &through).await?;
-    let sb = scorer::score_namespace(m, db, &base_ns, o.as_of, &through).await?;
+    let sc = scorer::score_calls(m, db, &o.namespace, cand_calls, o.as_of, &through).await?;
+    let sb = scorer::score_calls(m, db, &base_ns, base_calls, o.as_of, &through).await?;
     progress("score", 1, 1);
     let side = |db, ns: String, n: usize| async move {
         let rows = outcomes::track_rows(db, &ns, By::All, None, false, None, None).await?;

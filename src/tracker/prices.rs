@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{Markets, scorer};
 use crate::markets::Market;
 use crate::store::StoreError;
-use crate::store::repos::outcomes::{self, OpenCall};
+use crate::store::repos::outcomes::OpenCall;
 use crate::store::repos::{price_bars, price_tracking};
 use crate::store::sql::SqlDb;
 
@@ -49,17 +49,7 @@ fn back(m: &Markets, market: Market, date: NaiveDate, n: u32) -> NaiveDate {
     d
 }
 
-/// Per asset, the sessions the open calls of `namespace` need.
-pub async fn needs(
-    m: &Markets,
-    db: &dyn SqlDb,
-    namespace: &str,
-) -> Result<BTreeMap<String, Need>, StoreError> {
-    let calls =
-        outcomes::open_calls(db, namespace, crate::markets::outcome::HORIZONS.len()).await?;
-    Ok(needs_of(m, &calls))
-}
-
+/// Per asset, the sessions `calls` need.
 pub fn needs_of(m: &Markets, calls: &[OpenCall]) -> BTreeMap<String, Need> {
     let mut by_asset: BTreeMap<&str, Vec<OpenCall>> = BTreeMap::new();
     for c in calls {
@@ -259,16 +249,17 @@ async fn fetch_one(
     }
 }
 
-/// One round for the live ledger: bring the tracking rows in line with what open
-/// predictions need (new assets, grown ranges, assets no longer needed stop), then
-/// fetch every asset that is due. Returns per asset how far the data is known.
+/// One round for the live ledger: bring the tracking rows in line with what the open
+/// `calls` need (new assets, grown ranges, assets no longer needed stop), then fetch
+/// every asset that is due. Returns per asset how far the data is known.
 pub async fn track(
     m: &Markets,
     db: &dyn SqlDb,
+    calls: &[OpenCall],
     now: DateTime<Utc>,
 ) -> Result<(Round, HashMap<String, Option<NaiveDate>>), StoreError> {
     let now_us = now.timestamp_micros();
-    let needs = needs(m, db, outcomes::LIVE).await?;
+    let needs = needs_of(m, calls);
     let rows = price_tracking::all(db).await?;
     let mut muts = Vec::new();
     for (asset, n) in &needs {

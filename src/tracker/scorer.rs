@@ -50,16 +50,16 @@ pub fn span(m: &Markets, asset: &str, calls: &[OpenCall]) -> Option<(NaiveDate, 
     span
 }
 
-/// Scores every open call of `namespace` as of `now`. `through`: per asset, the last
-/// session the providers answered for.
-pub async fn score_namespace(
+/// Scores the open `calls` of `namespace` (`outcomes::open_calls`) as of `now`.
+/// `through`: per asset, the last session the providers answered for.
+pub async fn score_calls(
     m: &Markets,
     db: &dyn SqlDb,
     namespace: &str,
+    calls: Vec<OpenCall>,
     now: DateTime<Utc>,
     through: &HashMap<String, Option<NaiveDate>>,
 ) -> Result<Scored, StoreError> {
-    let calls = outcomes::open_calls(db, namespace, HORIZONS.len()).await?;
     let mut by_asset: BTreeMap<String, Vec<OpenCall>> = BTreeMap::new();
     for c in calls {
         by_asset.entry(c.asset.clone()).or_default().push(c);

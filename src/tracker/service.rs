@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::{Markets, prices, scorer};
 use crate::health::{Health, Status};
+use crate::markets::outcome::HORIZONS;
 use crate::store::Store;
 use crate::store::repos::outcomes::LIVE;
 
@@ -22,8 +23,10 @@ pub async fn round(
 ) -> Result<(prices::Round, scorer::Scored), crate::store::StoreError> {
     let now = crate::clock::now();
     let db = store.sql();
-    let (mut r, through) = prices::track(m, db, now).await?;
-    let s = scorer::score_namespace(m, db, LIVE, now, &through).await?;
+    // The open calls are read once a round: the tracker and the scorer share them.
+    let calls = crate::store::repos::outcomes::open_calls(db, LIVE, HORIZONS.len()).await?;
+    let (mut r, through) = prices::track(m, db, &calls, now).await?;
+    let s = scorer::score_calls(m, db, LIVE, calls, now, &through).await?;
     // The board shows every asset whose last fetch failed, not only this round's.
     r.errors = crate::store::repos::price_tracking::all(db)
         .await?
